@@ -1,0 +1,5 @@
+"""Jitted functional ops shared by the zoo; importable with only jax + numpy."""
+
+from ops.vq import straight_through, vq_nearest, vq_nearest_reference
+
+__all__ = ["straight_through", "vq_nearest", "vq_nearest_reference"]

@@ -1,0 +1,39 @@
+"""Test set-up: 8 simulated CPU devices and a persistent compile cache.
+
+Both must be configured before JAX initialises its backend, so this runs at
+import time, ahead of any test module.
+"""
+
+import os
+import pathlib
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "")
+    + " --xla_force_host_platform_device_count=8"
+)
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+_CACHE = os.environ.get(
+    "ZOO_TEST_COMPILE_CACHE",
+    str(pathlib.Path(__file__).resolve().parent.parent / ".jax_cache"),
+)
+jax.config.update("jax_compilation_cache_dir", _CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+@pytest.fixture
+def mesh1():
+  from zoo import sharding
+
+  return sharding.make_mesh(sharding.MeshConfig(data=1), jax.devices()[:1])
+
+
+@pytest.fixture
+def mesh8():
+  from zoo import sharding
+
+  return sharding.make_mesh(sharding.MeshConfig(data=4, tensor=2))
