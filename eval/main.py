@@ -1,0 +1,94 @@
+"""Command line of `python -m eval`.
+
+    python -m eval --workdir runs/simvq [--json] [--step N]
+        evaluate a trained checkpoint with its system's evaluators
+    python -m eval claims --system simvq | --all [--json | --markdown]
+        re-measure papers' claims at toy scale
+
+With --json, stdout is exactly one JSON value. Claim checks exit 0 even when
+a claim fails (the record says so) and non-zero only when a check could not
+run.
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(prog="python -m eval", description=__doc__,
+                              formatter_class=argparse.RawTextHelpFormatter)
+  p.add_argument("--workdir", help="a training workdir to evaluate")
+  p.add_argument("--step", type=int, default=None,
+                 help="checkpoint step (default: latest)")
+  p.add_argument("--json", action="store_true", help="print JSON only")
+  sub = p.add_subparsers(dest="command")
+  c = sub.add_parser("claims", help="run claim checks")
+  which = c.add_mutually_exclusive_group(required=True)
+  which.add_argument("--system", action="append",
+                     help="system name (repeatable)")
+  which.add_argument("--all", action="store_true")
+  fmt = c.add_mutually_exclusive_group()
+  fmt.add_argument("--json", action="store_true", dest="claims_json")
+  fmt.add_argument("--markdown", action="store_true")
+  return p
+
+
+def _evaluate_workdir(args) -> int:
+  from train import loop
+
+  run, state, step = loop.load(args.workdir, args.step)
+  workdir = pathlib.Path(args.workdir)
+  metrics = {"system": run.cfg.system, "step": step,
+             **run.evaluate(state, workdir)}
+  (workdir / "eval.json").write_text(json.dumps(metrics, indent=2))
+  if args.json:
+    print(json.dumps(metrics))
+  else:
+    for key, value in metrics.items():
+      print(f"{key:>24}  {value}")
+  return 0
+
+
+def _claims(args) -> int:
+  from eval import claims
+
+  names = claims.systems_with_claims() if args.all else args.system
+  records, failures = [], []
+  for name in names:
+    try:
+      records.extend(claims.run(name))
+    except Exception as e:  # report every check that could not run
+      failures.append(f"{name}: {type(e).__name__}: {e}")
+  if args.claims_json:
+    print(json.dumps([dataclasses.asdict(r) for r in records]))
+  elif args.markdown:
+    print(claims.markdown(records))
+  else:
+    for r in records:
+      verdict = "pass" if r.passed else "FAIL"
+      print(f"[{verdict}] {r.system}: {r.claim}: {r.metric} = {r.value:.4g} "
+            f"(threshold {r.threshold:.4g}, baseline {r.baseline}) "
+            f"{r.seconds:.0f}s")
+  for failure in failures:
+    print(f"error: claim check could not run: {failure}", file=sys.stderr)
+  return 1 if failures else 0
+
+
+def main(argv: list[str]) -> int:
+  args = _parser().parse_args(argv)
+  from zoo import cache
+  from zoo.errors import ZooError
+
+  cache.enable_compilation_cache()
+  try:
+    if args.command == "claims":
+      return _claims(args)
+    if not args.workdir:
+      _parser().error("give --workdir W, or a command (claims)")
+    return _evaluate_workdir(args)
+  except ZooError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2

@@ -1,0 +1,68 @@
+"""PNG plots written into a workdir (matplotlib, no display needed)."""
+
+import json
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib import pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: pathlib.Path) -> pathlib.Path:
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def image_pairs(originals, reconstructions, path, *, title: str):
+  """Originals (top row) above reconstructions (bottom row); [n, H, W]."""
+  n = len(originals)
+  fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.6), squeeze=False)
+  for i in range(n):
+    for row, images in enumerate((originals, reconstructions)):
+      ax = axes[row, i]
+      ax.imshow(images[i], cmap="gray_r", vmin=0.0, vmax=1.0)
+      ax.set_xticks([])
+      ax.set_yticks([])
+  axes[0, 0].set_ylabel("input")
+  axes[1, 0].set_ylabel("decoded")
+  fig.suptitle(title)
+  return _save(fig, pathlib.Path(path))
+
+
+def code_usage(counts, path, *, title: str):
+  """Histogram of code usage, codes sorted from most to least used."""
+  counts = np.sort(np.asarray(counts))[::-1]
+  fig, ax = plt.subplots(figsize=(6, 3))
+  ax.bar(np.arange(len(counts)), counts, width=1.0)
+  ax.set_xlabel("code (sorted by use)")
+  ax.set_ylabel("assignments")
+  used = int((counts > 0).sum())
+  ax.set_title(f"{title}: {used}/{len(counts)} codes used")
+  return _save(fig, pathlib.Path(path))
+
+
+def loss_curves(metrics_file, path, *, keys=None):
+  """Curves of the numeric train metrics logged in metrics.jsonl."""
+  rows = [json.loads(line) for line in pathlib.Path(metrics_file).open()
+          if line.strip()]
+  rows = [r for r in rows if r.get("split") == "train"]
+  if not rows:
+    return None
+  keys = keys or sorted(k for k in rows[-1]
+                        if k not in ("step", "split", "steps_per_sec")
+                        and isinstance(rows[-1][k], (int, float)))
+  fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8),
+                           squeeze=False)
+  steps = [r["step"] for r in rows]
+  for ax, key in zip(axes[0], keys):
+    ax.plot(steps, [r.get(key, np.nan) for r in rows])
+    ax.set_title(key)
+    ax.set_xlabel("step")
+    if key in ("loss", "recon_mse", "vq_loss"):
+      ax.set_yscale("log")
+  return _save(fig, pathlib.Path(path))

@@ -1,0 +1,1 @@
+"""Training: `python -m train`, configs, tasks, data pipelines."""

@@ -1,0 +1,187 @@
+"""`run(cfg, workdir)`: one training run, start to finish (or resume).
+
+The sequence: mesh, data, model and task, sharded state, checkpoint
+(resume if present), jitted step with donated state, loop with progress bar,
+JSONL metrics and NaN guard, periodic and final evaluation, final save.
+Everything that can reject the input runs before anything is written.
+"""
+
+import contextlib
+import dataclasses
+import functools
+import json
+import pathlib
+import time
+from typing import Any
+
+import flax.linen as nn
+import jax
+
+from eval import evaluators, plots
+from train import config as config_lib
+from train import tasks
+from train.data import pipeline
+from train.metrics import MetricsLog, atomic_write_text, progress_bar
+from train.metrics import summarize
+from train.state import TrainState, create_state, make_optimizer, train_step
+from zoo import registry, sharding
+from zoo.checkpoint import Checkpointer
+from zoo.errors import ConfigError
+
+
+@dataclasses.dataclass
+class Run:
+  """A model with its sharded state: what training and evaluation share."""
+
+  cfg: config_lib.TrainConfig
+  mesh: jax.sharding.Mesh
+  model: nn.Module
+  task: tasks.Task
+  tx: Any
+  shardings: Any  # NamedShardings of TrainState
+  abstract: Any  # ShapeDtypeStructs of TrainState, with shardings
+
+  def variables(self, state: TrainState) -> dict:
+    return {"params": state.params, **state.model_state}
+
+  def evaluate(self, state: TrainState, workdir=None) -> dict[str, float]:
+    metrics = {}
+    system = registry.get(self.cfg.system)
+    with self.scope():
+      for name in system.evaluators:
+        batches = pipeline.eval_batches(self.cfg.data, self.task, self.mesh)
+        metrics.update(evaluators.get(name)(
+            self.model, self.variables(state), batches, workdir))
+    return metrics
+
+  @contextlib.contextmanager
+  def scope(self):
+    """Mesh and logical-axis rules active for tracing model code."""
+    with jax.set_mesh(self.mesh), nn.logical_axis_rules(sharding.RULES):
+      yield
+
+
+def prepare(cfg: config_lib.TrainConfig, mesh, init_inputs
+            ) -> tuple[Run, Any]:
+  """Builds model, optimizer and state shardings; returns (run, init fn).
+
+  `init_inputs` is one prepared, sharded batch (its shapes define the model).
+  """
+  system = registry.get(cfg.system)
+  model = system.builder(cfg.model)
+  task = tasks.get(system.task)
+  tx = make_optimizer(cfg.optim, cfg.steps)
+  key = jax.random.key(cfg.seed)
+  create = functools.partial(create_state, model, tx, init_inputs, key,
+                             task.init)
+  with jax.set_mesh(mesh), nn.logical_axis_rules(sharding.RULES):
+    boxed = jax.eval_shape(create)
+    shardings = sharding.logical_shardings(boxed, mesh)
+  abstract = jax.tree.map(
+      lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+      nn.meta.unbox(boxed), shardings)
+  run = Run(cfg, mesh, model, task, tx, shardings, abstract)
+  init = jax.jit(lambda: nn.meta.unbox(create()), out_shardings=shardings)
+  return run, init
+
+
+def _prepare_workdir(workdir: pathlib.Path, cfg) -> dict:
+  if workdir.exists() and not workdir.is_dir():
+    raise ConfigError(f"workdir {workdir} exists and is not a directory")
+  cfg_dict = config_lib.to_dict(cfg)
+  if jax.process_index() == 0:
+    workdir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(workdir / "config.json", config_lib.to_json(cfg))
+  return cfg_dict
+
+
+def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path
+        ) -> dict[str, Any]:
+  """Trains `cfg` in `workdir`, resuming from its latest checkpoint.
+
+  Returns:
+    The final summary: system, step, last train metrics and eval metrics.
+  """
+  workdir = pathlib.Path(workdir)
+  mesh = sharding.make_mesh(cfg.mesh)
+  system = registry.get(cfg.system)
+  task = tasks.get(system.task)
+  batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
+  with jax.set_mesh(mesh):
+    first = batches[0]
+  run_, init = prepare(cfg, mesh, first)
+
+  cfg_dict = _prepare_workdir(workdir, cfg)
+  ckpt = Checkpointer(workdir / "checkpoints", keep=cfg.keep_checkpoints)
+  start = 0
+  if ckpt.latest_step() is not None:
+    start, state = ckpt.restore(run_.abstract, expected_config=cfg_dict)
+  else:
+    with run_.scope():
+      state = init()
+  log = MetricsLog(workdir / "metrics.jsonl", resume_step=start)
+
+  step_fn = jax.jit(
+      functools.partial(train_step, model=run_.model, tx=run_.tx,
+                        loss_fn=task.loss, cfg=cfg),
+      in_shardings=(run_.shardings,
+                    {k: v.sharding for k, v in first.items()}),
+      out_shardings=(run_.shardings, sharding.replicated(mesh)),
+      donate_argnums=0)
+
+  pending, last, since = [], {}, time.perf_counter()
+  bar = progress_bar(cfg.steps, start)
+  with run_.scope():
+    for step in range(start, cfg.steps):
+      state, metrics = step_fn(state, batches[step])
+      pending.append(metrics)
+      done = step + 1
+      save = done % cfg.ckpt_every == 0 or done == cfg.steps
+      if done % cfg.log_every == 0 or save:
+        last = summarize(pending, done - len(pending))
+        now = time.perf_counter()
+        last["steps_per_sec"] = len(pending) / (now - since)
+        pending, since = [], now
+        log.write(done, "train", last)
+        bar.set_postfix(loss=f"{last['loss']:.4g}")
+      if save:
+        ckpt.save(done, state, cfg_dict)
+      if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
+        log.write(done, "eval", run_.evaluate(state))
+      bar.update(1)
+  bar.close()
+  ckpt.wait()
+
+  final = run_.evaluate(state, workdir if jax.process_index() == 0 else None)
+  log.write(cfg.steps, "eval", final)
+  if jax.process_index() == 0:
+    atomic_write_text(workdir / "eval.json", json.dumps(final, indent=2))
+    plots.loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
+  ckpt.close()
+  return {"system": cfg.system, "step": cfg.steps, "workdir": str(workdir),
+          **{f"train_{k}": v for k, v in last.items()}, **final}
+
+
+def load(workdir: str | pathlib.Path, step: int | None = None
+         ) -> tuple[Run, TrainState, int]:
+  """Restores a trained run from its workdir for evaluation or inference.
+
+  Returns:
+    (run, state, step).
+  """
+  ckpt_dir = pathlib.Path(workdir) / "checkpoints"
+  if not ckpt_dir.is_dir():
+    raise ConfigError(f"{workdir} holds no checkpoints (no {ckpt_dir})")
+  ckpt = Checkpointer(ckpt_dir, read_only=True)
+  saved = ckpt.read_config(step)
+  cfg = config_lib.from_dict(saved)
+  cfg = dataclasses.replace(cfg, mesh=sharding.MeshConfig())
+  mesh = sharding.make_mesh(cfg.mesh)
+  task = tasks.get(registry.get(cfg.system).task)
+  batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
+  with jax.set_mesh(mesh):
+    first = batches[0]
+  run_, _ = prepare(cfg, mesh, first)
+  step, state = ckpt.restore(run_.abstract, expected_config=saved, step=step)
+  ckpt.close()
+  return run_, state, step

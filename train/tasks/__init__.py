@@ -1,0 +1,53 @@
+"""Train tasks: what a system's model is trained on, one objective per file.
+
+A task turns dataset examples into model inputs, initialises the model and
+computes the loss. Tasks register themselves here by name; a system record
+names its task.
+"""
+
+from collections.abc import Callable, Mapping
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  """Attributes:
+
+    name: registry name.
+    features: dataset features the task reads.
+    prepare: host-side conversion of a batch of examples ({feature: array})
+      to model inputs ({name: array}); runs in numpy.
+    init: (model, key, inputs) -> variables.
+    loss: (model, variables, inputs, key) -> (loss, (metrics, updated
+      non-param collections)).
+  """
+
+  name: str
+  features: tuple[str, ...]
+  prepare: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+  init: Callable[..., Any]
+  loss: Callable[..., Any]
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+  if task.name in _TASKS:
+    raise KeyError(f"task {task.name!r} is already registered")
+  _TASKS[task.name] = task
+  return task
+
+
+def get(name: str) -> Task:
+  try:
+    return _TASKS[name]
+  except KeyError:
+    raise KeyError(f"unknown task {name!r}; known: "
+                   f"{', '.join(sorted(_TASKS))}") from None
+
+
+from train.tasks import vq_autoencoder  # noqa: E402, F401  (registers)

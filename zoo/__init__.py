@@ -1,0 +1,11 @@
+"""The zoo: linen modules for each paper, and the registry of systems.
+
+    from zoo import build, registry
+    model = build("simvq")
+"""
+
+from zoo import registry
+from zoo import vq  # noqa: F401  (registers its systems)
+from zoo.registry import build
+
+__all__ = ["build", "registry"]

@@ -1,0 +1,23 @@
+"""Where the zoo keeps data and compiled programs on this machine."""
+
+import os
+import pathlib
+
+import jax
+
+
+def user_cache_dir() -> pathlib.Path:
+  base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+  return pathlib.Path(base) / "zoo"
+
+
+def enable_compilation_cache() -> None:
+  """Turns on JAX's persistent compilation cache ($ZOO_COMPILE_CACHE).
+
+  Set ZOO_COMPILE_CACHE=off to disable it.
+  """
+  where = os.environ.get("ZOO_COMPILE_CACHE", str(user_cache_dir() / "jax"))
+  if where.lower() == "off":
+    return
+  jax.config.update("jax_compilation_cache_dir", where)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
