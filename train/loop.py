@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import pathlib
+import sys
 import time
 from typing import Any
 
@@ -95,15 +96,20 @@ def _prepare_workdir(workdir: pathlib.Path, cfg) -> dict:
   return cfg_dict
 
 
-def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path
-        ) -> dict[str, Any]:
+def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
+        devices=None) -> dict[str, Any]:
   """Trains `cfg` in `workdir`, resuming from its latest checkpoint.
+
+  Args:
+    cfg: the run's config.
+    workdir: where checkpoints, metrics and plots go.
+    devices: the devices to build the mesh from (default: all).
 
   Returns:
     The final summary: system, step, last train metrics and eval metrics.
   """
   workdir = pathlib.Path(workdir)
-  mesh = sharding.make_mesh(cfg.mesh)
+  mesh = sharding.make_mesh(cfg.mesh, devices)
   system = registry.get(cfg.system)
   task = tasks.get(system.task)
   batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
@@ -116,6 +122,8 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path
   start = 0
   if ckpt.latest_step() is not None:
     start, state = ckpt.restore(run_.abstract, expected_config=cfg_dict)
+    if jax.process_index() == 0:
+      print(f"resuming from step {start}", file=sys.stderr)
   else:
     with run_.scope():
       state = init()
@@ -162,9 +170,17 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path
           **{f"train_{k}": v for k, v in last.items()}, **final}
 
 
-def load(workdir: str | pathlib.Path, step: int | None = None
+def load(workdir: str | pathlib.Path, step: int | None = None, *,
+         mesh: sharding.MeshConfig = sharding.MeshConfig(), devices=None
          ) -> tuple[Run, TrainState, int]:
-  """Restores a trained run from its workdir for evaluation or inference.
+  """Restores a trained run from its workdir onto any mesh.
+
+  Args:
+    workdir: a training workdir.
+    step: checkpoint step (latest if None).
+    mesh: the mesh to restore onto (by default all devices, data-parallel);
+      it need not be the mesh the checkpoint was written on.
+    devices: devices for that mesh (default: all).
 
   Returns:
     (run, state, step).
@@ -175,8 +191,8 @@ def load(workdir: str | pathlib.Path, step: int | None = None
   ckpt = Checkpointer(ckpt_dir, read_only=True)
   saved = ckpt.read_config(step)
   cfg = config_lib.from_dict(saved)
-  cfg = dataclasses.replace(cfg, mesh=sharding.MeshConfig())
-  mesh = sharding.make_mesh(cfg.mesh)
+  cfg = dataclasses.replace(cfg, mesh=mesh)
+  mesh = sharding.make_mesh(mesh, devices)
   task = tasks.get(registry.get(cfg.system).task)
   batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
   with jax.set_mesh(mesh):

@@ -63,6 +63,8 @@ def main(argv: list[str]) -> int:
 
   cache.enable_compilation_cache()
   if args.distributed:
+    # CPU processes need a collectives backend; accelerators ignore this.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
         coordinator_address=args.coordinator_address,
         num_processes=args.num_processes, process_id=args.process_id)

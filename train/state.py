@@ -83,7 +83,7 @@ def train_step(state: TrainState, batch, *, model, tx, loss_fn: Callable,
       objective, has_aux=True)(state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
+  metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
   new_state = state.replace(
       step=state.step + 1,
       params=params,
