@@ -137,37 +137,47 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
       out_shardings=(run_.shardings, sharding.replicated(mesh)),
       donate_argnums=0)
 
-  pending, last, since = [], {}, time.perf_counter()
-  bar = progress_bar(cfg.steps, start)
-  with run_.scope():
-    for step in range(start, cfg.steps):
-      state, metrics = step_fn(state, batches[step])
-      pending.append(metrics)
-      done = step + 1
-      save = done % cfg.ckpt_every == 0 or done == cfg.steps
-      if done % cfg.log_every == 0 or save:
-        last = summarize(pending, done - len(pending))
-        now = time.perf_counter()
-        last["steps_per_sec"] = len(pending) / (now - since)
-        pending, since = [], now
-        log.write(done, "train", last)
-        bar.set_postfix(loss=f"{last['loss']:.4g}")
-      if save:
-        ckpt.save(done, state, cfg_dict)
-      if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
-        log.write(done, "eval", run_.evaluate(state))
-      bar.update(1)
-  bar.close()
-  ckpt.wait()
-
-  final = run_.evaluate(state, workdir if jax.process_index() == 0 else None)
-  log.write(cfg.steps, "eval", final)
-  if jax.process_index() == 0:
-    atomic_write_text(workdir / "eval.json", json.dumps(final, indent=2))
-    plots.loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
-  ckpt.close()
+  try:
+    with progress_bar(cfg.steps, start) as bar, run_.scope():
+      state, last = _train_steps(run_, state, step_fn, batches, range(
+          start, cfg.steps), ckpt, log, bar)
+    ckpt.wait()
+    final = run_.evaluate(state,
+                          workdir if jax.process_index() == 0 else None)
+    log.write(cfg.steps, "eval", final)
+    if jax.process_index() == 0:
+      atomic_write_text(workdir / "eval.json", json.dumps(final, indent=2))
+      plots.loss_curves(workdir / "metrics.jsonl",
+                        workdir / "loss_curves.png")
+  finally:
+    ckpt.close()  # also on errors: never leave a save half-way
   return {"system": cfg.system, "step": cfg.steps, "workdir": str(workdir),
           **{f"train_{k}": v for k, v in last.items()}, **final}
+
+
+def _train_steps(run_: Run, state, step_fn, batches, steps, ckpt, log, bar):
+  """The inner loop: steps, logging with the NaN guard, saves, evals."""
+  cfg = run_.cfg
+  cfg_dict = config_lib.to_dict(cfg)
+  pending, last, since = [], {}, time.perf_counter()
+  for step in steps:
+    state, metrics = step_fn(state, batches[step])
+    pending.append(metrics)
+    done = step + 1
+    save = done % cfg.ckpt_every == 0 or done == cfg.steps
+    if done % cfg.log_every == 0 or save:
+      last = summarize(pending, done - len(pending))
+      now = time.perf_counter()
+      last["steps_per_sec"] = len(pending) / (now - since)
+      pending, since = [], now
+      log.write(done, "train", last)
+      bar.set_postfix(loss=f"{last['loss']:.4g}")
+    if save:
+      ckpt.save(done, state, cfg_dict)
+    if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
+      log.write(done, "eval", run_.evaluate(state))
+    bar.update(1)
+  return state, last
 
 
 def load(workdir: str | pathlib.Path, step: int | None = None, *,
