@@ -4,6 +4,8 @@
         evaluate a trained checkpoint with its system's evaluators
     python -m eval claims --system simvq | --all [--json | --markdown]
         re-measure papers' claims at toy scale
+    python -m eval readme
+        regenerate README.md's systems table (registry + docs/claims.json)
 
 With --json, stdout is exactly one JSON value. Claim checks exit 0 even when
 a claim fails (the record says so) and non-zero only when a check could not
@@ -33,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
   fmt = c.add_mutually_exclusive_group()
   fmt.add_argument("--json", action="store_true", dest="claims_json")
   fmt.add_argument("--markdown", action="store_true")
+  sub.add_parser("readme", help="regenerate README.md's systems table")
   return p
 
 
@@ -86,6 +89,10 @@ def main(argv: list[str]) -> int:
   try:
     if args.command == "claims":
       return _claims(args)
+    if args.command == "readme":
+      from eval import readme
+
+      return readme.main()
     if not args.workdir:
       _parser().error("give --workdir W, or a command (claims)")
     return _evaluate_workdir(args)

@@ -1,0 +1,60 @@
+"""`python -m eval claims`: the record format and exit codes."""
+
+import dataclasses
+import json
+
+import pytest
+
+from eval import claims
+from eval import main as eval_main
+from zoo import registry
+
+
+def passing_and_failing():
+  return [claims.measured("fake", "a met claim", "m", 2.0, 1.0, 1.5),
+          claims.measured("fake", "an unmet claim", "m", 2.0, 1.0, 1.5,
+                          higher_is_better=False)]
+
+
+def broken():
+  raise RuntimeError("the check could not run")
+
+
+def _register(monkeypatch, name, check):
+  system = dataclasses.replace(registry.get("simvq"), name=name,
+                               claim=f"{__name__}:{check}")
+  monkeypatch.setitem(registry._SYSTEMS, name, system)
+
+
+def test_json_records_and_exit_zero_when_a_claim_fails(monkeypatch, capsys):
+  _register(monkeypatch, "fake", "passing_and_failing")
+  assert eval_main.main(["claims", "--system", "fake", "--json"]) == 0
+  records = json.loads(capsys.readouterr().out)
+  assert [r["passed"] for r in records] == [True, False]
+  assert set(records[0]) == {"system", "claim", "metric", "value", "baseline",
+                             "threshold", "passed", "seconds"}
+
+
+def test_a_check_that_cannot_run_exits_nonzero(monkeypatch, capsys):
+  _register(monkeypatch, "fake", "passing_and_failing")
+  _register(monkeypatch, "broken", "broken")
+  code = eval_main.main(["claims", "--system", "fake", "--system", "broken",
+                         "--json"])
+  out = capsys.readouterr()
+  assert code == 1
+  assert len(json.loads(out.out)) == 2  # what ran is still reported
+  assert "broken: RuntimeError: the check could not run" in out.err
+
+
+def test_markdown_table(monkeypatch, capsys):
+  _register(monkeypatch, "fake", "passing_and_failing")
+  assert eval_main.main(["claims", "--system", "fake", "--markdown"]) == 0
+  table = capsys.readouterr().out.splitlines()
+  assert table[0].startswith("| system | claim |")
+  assert "| fake | an unmet claim |" in table[3] and "FAIL" in table[3]
+
+
+@pytest.mark.slow
+def test_simvq_claim_runs():
+  records = claims.run("simvq")
+  assert len(records) == 3 and all(r.seconds > 0 for r in records)
