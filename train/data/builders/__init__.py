@@ -1,0 +1,31 @@
+"""The zoo's bundled datasets, each a TFDS builder writing array_record.
+
+Builders are imported on first use, so importing this package does not import
+tensorflow_datasets. Nothing is downloaded: every dataset is built from files
+already on the machine.
+"""
+
+import importlib
+
+# Dataset name -> "module:class" inside this package.
+_BUILDERS = {
+    "digits": "digits:Digits",
+    "stdlib_code_search": "stdlib_code_search:StdlibCodeSearch",
+    "stdlib_text": "stdlib_text:StdlibText",
+}
+
+NAMES: tuple[str, ...] = tuple(sorted(_BUILDERS))
+
+
+def builder_class(name: str) -> type:
+  """The TFDS builder class of dataset `name`.
+
+  Raises:
+    ValueError: `name` is not one of `NAMES`.
+  """
+  if name not in _BUILDERS:
+    raise ValueError(
+        f"unknown dataset {name!r}; known datasets: {', '.join(NAMES)}"
+    )
+  module, cls = _BUILDERS[name].split(":")
+  return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
