@@ -6,6 +6,8 @@
         re-measure papers' claims at toy scale
     python -m eval readme
         regenerate README.md's systems table (registry + docs/claims.json)
+    python -m eval bench kernels [--smoke] [--json out.json]
+        MaxSim and nearest-codeword kernels beside XLA and PyTorch
 
 With --json, stdout is exactly one JSON value. Claim checks exit 0 even when
 a claim fails (the record says so) and non-zero only when a check could not
@@ -36,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
   fmt.add_argument("--json", action="store_true", dest="claims_json")
   fmt.add_argument("--markdown", action="store_true")
   sub.add_parser("readme", help="regenerate README.md's systems table")
+  bench = sub.add_parser("bench", help="benchmarks (see their --help)")
+  bench.add_argument("which", choices=("kernels",))
+  bench.add_argument("rest", nargs=argparse.REMAINDER)
   return p
 
 
@@ -89,6 +94,10 @@ def main(argv: list[str]) -> int:
   try:
     if args.command == "claims":
       return _claims(args)
+    if args.command == "bench":
+      from eval.bench import kernels
+
+      return kernels.main(args.rest)
     if args.command == "readme":
       from eval import readme
 

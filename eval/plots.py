@@ -6,8 +6,8 @@ import pathlib
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib import pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import pyplot as plt  # noqa: E402
 
 
 def _save(fig, path: pathlib.Path) -> pathlib.Path:

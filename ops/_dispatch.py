@@ -13,8 +13,8 @@ op (`ZOO_IMPL=maxsim=interpret,vq_nearest=xla`). An explicit
 `implementation=` argument beats both.
 """
 
-from collections.abc import Callable, Mapping, Sequence
 import os
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import jax

@@ -7,8 +7,8 @@ replicating the rest. Without a mesh, or when those axes have size 1, the
 kernel is called directly.
 """
 
-from collections.abc import Callable, Sequence
 import math
+from collections.abc import Callable, Sequence
 
 import jax
 from jax import numpy as jnp
@@ -17,7 +17,8 @@ from jax.sharding import PartitionSpec as P
 BATCH_MESH_AXES = ("data", "fsdp")
 
 
-def batch_mesh_axes() -> tuple[jax.sharding.AbstractMesh | None, tuple[str, ...]]:
+def batch_mesh_axes() -> tuple[jax.sharding.AbstractMesh | None,
+                               tuple[str, ...]]:
   """The active mesh and those of its batch axes that have size > 1."""
   mesh = jax.sharding.get_abstract_mesh()
   if mesh is None or mesh.empty:

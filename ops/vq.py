@@ -18,8 +18,8 @@ import functools
 from typing import Literal
 
 import jax
-from jax import numpy as jnp
 import numpy as np
+from jax import numpy as jnp
 
 from ops import _dispatch
 from ops._sharding import shard_batch

@@ -150,8 +150,9 @@ def _replace_leaf(obj, path: list[str], value: Any, full: str):
                         "not a group")
     new = _replace_leaf(current, path[1:], value, full)
   elif dataclasses.is_dataclass(current):
+    fields = [f.name for f in dataclasses.fields(current)]
     raise ConfigError(f"config key {full!r} is a group; set one of its "
-                      f"fields: {[f.name for f in dataclasses.fields(current)]}")
+                      f"fields: {fields}")
   else:
     tp = _field_types(obj)[name]
     if tp is Any:

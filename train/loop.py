@@ -22,8 +22,7 @@ from eval import evaluators, plots
 from train import config as config_lib
 from train import tasks
 from train.data import pipeline
-from train.metrics import MetricsLog, atomic_write_text, progress_bar
-from train.metrics import summarize
+from train.metrics import MetricsLog, atomic_write_text, progress_bar, summarize
 from train.state import TrainState, create_state, make_optimizer, train_step
 from zoo import registry, sharding
 from zoo.checkpoint import Checkpointer

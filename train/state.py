@@ -6,8 +6,8 @@ from typing import Any
 import flax
 import flax.linen as nn
 import jax
-from jax import numpy as jnp
 import optax
+from jax import numpy as jnp
 
 from train.config import OptimConfig, TrainConfig
 
@@ -27,7 +27,8 @@ class TrainState:
   opt_state: Any
 
 
-def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransformation:
+def make_optimizer(cfg: OptimConfig,
+                   total_steps: int) -> optax.GradientTransformation:
   if cfg.schedule == "cosine":
     lr = optax.warmup_cosine_decay_schedule(
         0.0, cfg.learning_rate, max(cfg.warmup_steps, 1), max(total_steps, 2))

@@ -4,8 +4,10 @@
     model = build("simvq")
 """
 
-from zoo import registry
-from zoo import vq  # noqa: F401  (registers its systems)
+from zoo import (
+    registry,
+    vq,  # noqa: F401  (registers its systems)
+)
 from zoo.registry import build
 
 __all__ = ["build", "registry"]

@@ -8,8 +8,8 @@ mismatch, and report a corrupt checkpoint as a `CheckpointError` instead of
 loading part of it.
 """
 
-from collections.abc import Mapping
 import pathlib
+from collections.abc import Mapping
 from typing import Any
 
 import jax

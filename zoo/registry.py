@@ -6,8 +6,8 @@ Train tasks, evaluators and claim checks are named here and resolved by the
 `train` and `eval` packages, so `zoo` itself stays importable without them.
 """
 
-from collections.abc import Callable
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn

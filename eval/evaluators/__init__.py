@@ -5,8 +5,8 @@ An evaluator is `evaluate(model, variables, batches, workdir) -> metrics`:
 (or None) is where plots go. Systems name their evaluators in the registry.
 """
 
-from collections.abc import Callable
 import importlib
+from collections.abc import Callable
 
 _EVALUATORS = {
     "vq_reconstruction": "eval.evaluators.vq_reconstruction",

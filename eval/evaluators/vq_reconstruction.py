@@ -4,8 +4,8 @@ import functools
 import pathlib
 
 import jax
-from jax import numpy as jnp
 import numpy as np
+from jax import numpy as jnp
 
 from eval import plots
 

@@ -1,9 +1,9 @@
 """ops.vq_nearest against a float64 brute force, on every CPU implementation."""
 
 import jax
-from jax import numpy as jnp
 import numpy as np
 import pytest
+from jax import numpy as jnp
 
 import ops
 

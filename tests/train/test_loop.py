@@ -3,9 +3,9 @@
 import json
 
 import jax
-from jax.sharding import PartitionSpec as P
 import numpy as np
 import pytest
+from jax.sharding import PartitionSpec as P
 
 from train import config as config_lib
 from train import loop, tasks

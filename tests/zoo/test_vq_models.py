@@ -2,10 +2,10 @@
 implementation would fail."""
 
 import jax
-from jax import numpy as jnp
 import numpy as np
 import optax
 import pytest
+from jax import numpy as jnp
 
 import zoo
 from zoo.vq.autoencoder import VQAutoencoderConfig

@@ -5,8 +5,8 @@ computes the loss. Tasks register themselves here by name; a system record
 names its task.
 """
 
-from collections.abc import Callable, Mapping
 import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np

@@ -4,8 +4,8 @@ Loss = mean squared pixel error + the quantizer's loss (codebook and
 commitment terms). EMA statistics are updated when the quantizer keeps them.
 """
 
-from jax import numpy as jnp
 import numpy as np
+from jax import numpy as jnp
 
 from train import tasks
 

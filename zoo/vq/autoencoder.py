@@ -7,6 +7,7 @@ this is SimVQ's toy setting; with "learned" or "ema" a classic VQ-VAE.
 """
 
 import dataclasses
+from typing import Literal
 
 import flax.linen as nn
 import jax
@@ -18,20 +19,39 @@ from zoo.vq.quantizer import QuantizerConfig, VectorQuantizer
 
 @dataclasses.dataclass(frozen=True)
 class VQAutoencoderConfig:
+  """Attributes:
+
+    input_dim, hidden_dim: widths of the MLP.
+    num_tokens, token_dim: the latent is num_tokens vectors of token_dim.
+    quantizer: the bottleneck.
+    init: "torch" draws weights and biases from U(-1/sqrt(fan_in),
+      1/sqrt(fan_in)) like PyTorch's nn.Linear (the setting SimVQ's claim
+      was calibrated in); "lecun" is Flax's default (normal weights, zero
+      biases). The scale of the encoder's first outputs decides how many
+      codes a plain VQ-VAE ever reaches, so it matters for the baseline.
+  """
+
   input_dim: int = 64
   hidden_dim: int = 128
   num_tokens: int = 4
   token_dim: int = 16
   quantizer: QuantizerConfig = QuantizerConfig()
+  init: Literal["torch", "lecun"] = "torch"
 
 
-def _dense(features: int, axes: tuple[str, str], name: str) -> nn.Dense:
+def _dense(features: int, fan_in: int, axes: tuple[str, str], name: str,
+           init: str) -> nn.Dense:
+  if init == "torch":
+    bound = fan_in**-0.5
+    kernel = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")
+    bias = lambda key, shape, dtype=jnp.float32: jax.random.uniform(
+        key, shape, dtype, -bound, bound)
+  else:
+    kernel, bias = nn.initializers.lecun_normal(), nn.initializers.zeros_init()
   return nn.Dense(
       features, name=name,
-      kernel_init=nn.with_logical_partitioning(
-          nn.initializers.lecun_normal(), axes),
-      bias_init=nn.with_logical_partitioning(
-          nn.initializers.zeros_init(), axes[1:]))
+      kernel_init=nn.with_logical_partitioning(kernel, axes),
+      bias_init=nn.with_logical_partitioning(bias, axes[1:]))
 
 
 class VQAutoencoder(nn.Module):
@@ -42,14 +62,15 @@ class VQAutoencoder(nn.Module):
   def setup(self):
     cfg = self.cfg
     latent = cfg.num_tokens * cfg.token_dim
-    self.enc_hidden = _dense(cfg.hidden_dim, (sharding.EMBED, sharding.MLP),
-                             "enc_hidden")
-    self.enc_out = _dense(latent, (sharding.MLP, sharding.EMBED), "enc_out")
+    up, down = (sharding.EMBED, sharding.MLP), (sharding.MLP, sharding.EMBED)
+    self.enc_hidden = _dense(cfg.hidden_dim, cfg.input_dim, up, "enc_hidden",
+                             cfg.init)
+    self.enc_out = _dense(latent, cfg.hidden_dim, down, "enc_out", cfg.init)
     self.quantizer = VectorQuantizer(cfg.quantizer, dim=cfg.token_dim)
-    self.dec_hidden = _dense(cfg.hidden_dim, (sharding.EMBED, sharding.MLP),
-                             "dec_hidden")
-    self.dec_out = _dense(cfg.input_dim, (sharding.MLP, sharding.EMBED),
-                          "dec_out")
+    self.dec_hidden = _dense(cfg.hidden_dim, latent, up, "dec_hidden",
+                             cfg.init)
+    self.dec_out = _dense(cfg.input_dim, cfg.hidden_dim, down, "dec_out",
+                          cfg.init)
 
   def encode(self, x: jax.Array) -> jax.Array:
     """[batch, input_dim] -> latent tokens [batch, tokens, token_dim]."""

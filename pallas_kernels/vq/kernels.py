@@ -1,0 +1,109 @@
+"""Kernel bodies for nearest-codeword search (top-k of x . c + bias).
+
+Two bodies share the running top-k of `topk.py`:
+
+- `loop_kernel` (GPU, Triton lowering): one program per (row block, group,
+  code split). The row block of x stays resident; a `fori_loop` walks the
+  split's codes in tiles, scores are [rows, codes] and the running best is
+  carried in registers (for k = 1 an elementwise max reduced once at the
+  end). Only [rows, k] leaves the program.
+- `grid_kernel` (TPU, Mosaic): codes are the last, "arbitrary" grid axis.
+  Scores are [codes, rows] so the reduction runs over sublanes and the
+  output block [k, rows] is lane-dense; the running list lives in the
+  output block, which stays in VMEM across the code axis.
+
+Both run unchanged in interpret mode.
+"""
+
+import jax
+from jax import lax
+from jax import numpy as jnp
+from jax.experimental import pallas as pl
+
+from pallas_kernels.vq import topk
+
+_CONTRACT_LAST = (((1,), (1,)), ((), ()))
+
+
+def _scores(a, b, precision) -> jax.Array:
+  """a @ b.T with f32 accumulation: [m, d] x [n, d] -> [m, n]."""
+  return lax.dot_general(a, b, _CONTRACT_LAST, precision=precision,
+                         preferred_element_type=jnp.float32)
+
+
+def loop_kernel(x_ref, c_ref, b_ref, values_ref, indices_ref, *, k: int,
+                block_codes: int, precision):
+  """One (row block, group, split) program of the GPU kernel.
+
+  For k = 1 each tile only updates an elementwise running max (no
+  reduction, no shuffles inside the loop); the columns are reduced once at
+  the end. For k > 1 every tile is merged into the running top-k list.
+
+  Args:
+    x_ref: [block_rows, d] rows of one group.
+    c_ref: [split_codes, d] this split's codes.
+    b_ref: [1, split_codes] their biases (f32, -inf disables).
+    values_ref: [block_rows, kp] output values, best first.
+    indices_ref: [block_rows, kp] output code indices.
+    k: number of codes kept per row (kp >= k slots are written).
+    block_codes: codes per tile; divides split_codes.
+    precision: dot precision (HIGHEST for f32 inputs).
+  """
+  split_codes = c_ref.shape[0]
+  block_rows, kp = values_ref.shape
+  num_tiles = split_codes // block_codes
+  x = x_ref[...]
+  first_code = pl.program_id(2) * split_codes
+
+  def tile_scores(t):  # [block_rows, block_codes]
+    start = pl.multiple_of(t * block_codes, block_codes)
+    codes = c_ref[pl.ds(start, block_codes), :]
+    return _scores(x, codes, precision) + b_ref[:, pl.ds(start, block_codes)]
+
+  if k == 1:
+    shape = (block_rows, block_codes)
+    best = lax.fori_loop(
+        0, num_tiles,
+        lambda t, carry: topk.column_update(*carry, tile_scores(t), t),
+        (jnp.full(shape, -jnp.inf, jnp.float32), jnp.zeros(shape, jnp.int32)))
+    value, index = topk.column_result(*best, first_code, code_axis=1)
+    best = (value,), (index,)
+  else:
+    best = lax.fori_loop(
+        0, num_tiles,
+        lambda t, best: topk.merge_tile(
+            best, tile_scores(t), first_code + t * block_codes, code_axis=1),
+        topk.empty((block_rows, 1), k))
+  values_ref[...] = topk.pack(best[0], 1, kp, -jnp.inf)
+  indices_ref[...] = topk.pack(best[1], 1, kp, 0)
+
+
+def grid_kernel(x_ref, c_ref, b_ref, values_ref, indices_ref, *, k: int,
+                precision):
+  """One (group, split, row block, code tile) step of the TPU kernel.
+
+  Args:
+    x_ref: [block_rows, d] rows of one group.
+    c_ref: [block_codes, d] one tile of codes.
+    b_ref: [block_codes, 1] their biases (f32, -inf disables).
+    values_ref: [kp, block_rows] running values, best first; the result.
+    indices_ref: [kp, block_rows] running code indices.
+    k: number of codes kept per row (kp >= k slots are written).
+    precision: dot precision (HIGHEST for f32 inputs).
+  """
+  tile = pl.program_id(3)
+  block_codes = c_ref.shape[0]
+  kp = values_ref.shape[0]
+
+  @pl.when(tile == 0)
+  def _init():
+    values_ref[...] = jnp.full(values_ref.shape, -jnp.inf, jnp.float32)
+    indices_ref[...] = jnp.zeros(indices_ref.shape, jnp.int32)
+
+  scores = _scores(c_ref[...], x_ref[...], precision) + b_ref[...]
+  best = (tuple(values_ref[j:j + 1, :] for j in range(k)),
+          tuple(indices_ref[j:j + 1, :] for j in range(k)))
+  first_code = (pl.program_id(1) * pl.num_programs(3) + tile) * block_codes
+  best = topk.merge_tile(best, scores, first_code, code_axis=0)
+  values_ref[...] = topk.pack(best[0], 0, kp, -jnp.inf)
+  indices_ref[...] = topk.pack(best[1], 0, kp, 0)

@@ -1,0 +1,257 @@
+"""Launcher for the nearest-codeword kernels: validation, padding, tiling.
+
+`nearest_codes` pads rows, codes and the feature dim to the tiles of the
+chosen backend (padding codes get bias -inf, padding features are zero),
+launches `kernels.loop_kernel` (GPU) or `kernels.grid_kernel` (TPU), and
+merges per-split top-k lists. Backend modules (Triton, Mosaic TPU) are
+imported only when their compiler parameters are built.
+"""
+
+import functools
+
+import jax
+from jax import lax
+from jax import numpy as jnp
+from jax.experimental import pallas as pl
+
+from pallas_kernels.vq import kernels
+from pallas_kernels.vq.block_sizes import (
+    BlockSizes,
+    padded_dim,
+    padded_slots,
+)
+
+MAX_K = 16
+_DTYPES = (jnp.float32, jnp.bfloat16)
+
+
+def _validate(x, codebook, bias, k) -> None:
+  if x.ndim != 3 or codebook.ndim != 3 or bias.ndim != 2:
+    raise ValueError(
+        "nearest_codes: expected x [N, G, d], codebook [G, K, d] and bias "
+        f"[G, K], got {x.shape}, {codebook.shape} and {bias.shape}")
+  n, g, d = x.shape
+  if codebook.shape[0] != g or codebook.shape[2] != d:
+    raise ValueError(f"nearest_codes: codebook must be [{g}, K, {d}] to "
+                     f"match x {x.shape}, got {codebook.shape}")
+  if bias.shape != codebook.shape[:2]:
+    raise ValueError(f"nearest_codes: bias must be {codebook.shape[:2]}, "
+                     f"got {bias.shape}")
+  if x.dtype not in _DTYPES or codebook.dtype != x.dtype:
+    raise ValueError("nearest_codes: x and codebook must both be float32 or "
+                     f"both bfloat16, got {x.dtype} and {codebook.dtype}")
+  if bias.dtype != jnp.float32:
+    raise ValueError(f"nearest_codes: bias must be float32, got {bias.dtype}")
+  if isinstance(k, bool) or not isinstance(k, int) or not (
+      1 <= k <= codebook.shape[1]):
+    raise ValueError(f"nearest_codes: k must be an int in [1, "
+                     f"{codebook.shape[1]}], got {k!r}")
+  if d == 0:
+    raise ValueError("nearest_codes: the feature dim d must be positive")
+
+
+def _kernel_backend(backend: str | None, interpret: bool) -> str:
+  """Which kernel to build: "gpu" (Triton loop) or "tpu" (Mosaic grid)."""
+  if backend not in (None, "gpu", "tpu", "cpu"):
+    raise ValueError("nearest_codes: backend must be None, 'gpu', 'tpu' or "
+                     f"'cpu', got {backend!r}")
+  platform = backend or jax.default_backend()
+  if platform in ("gpu", "cuda", "rocm"):
+    return "gpu"
+  if platform == "tpu":
+    return "tpu"
+  if interpret:
+    return "gpu"
+  raise NotImplementedError(
+      f"nearest_codes: no compiled Pallas kernel on {platform!r}; use "
+      "interpret=True or the XLA implementation")
+
+
+def _compiler_params(backend: str, block_sizes: BlockSizes):
+  if backend == "gpu":
+    from jax.experimental.pallas import triton as pltriton  # noqa: PLC0415
+
+    return pltriton.CompilerParams(num_warps=block_sizes.num_warps,
+                                   num_stages=block_sizes.num_stages)
+  from jax.experimental.pallas import tpu as pltpu  # noqa: PLC0415
+
+  return pltpu.CompilerParams(
+      dimension_semantics=("parallel", "parallel", "parallel", "arbitrary"))
+
+
+def _pad(a, widths, value=0.0):
+  if all(w == 0 for _, w in widths):
+    return a
+  return jnp.pad(a, widths, constant_values=value)
+
+
+def _launch_gpu(x, codebook, bias, k, block_sizes, interpret, cost):
+  """Runs the loop kernel; returns values, indices [S, G, Np, slots]."""
+  n, g, d = x.shape
+  bn, bk, splits = (block_sizes.block_rows, block_sizes.block_codes,
+                    block_sizes.num_splits)
+  dp = padded_dim(d, "gpu")
+  num_codes = -(-codebook.shape[1] // (bk * splits)) * bk * splits
+  np_ = -(-n // bn) * bn
+  split_codes = num_codes // splits
+  slots = padded_slots(k)
+  xp = _pad(x, ((0, np_ - n), (0, 0), (0, dp - d)))  # [Np, G, dp]
+  cp = _pad(codebook, ((0, 0), (0, num_codes - codebook.shape[1]),
+                       (0, dp - d)))  # [G, Kp, dp]
+  bp = _pad(bias, ((0, 0), (0, num_codes - bias.shape[1])), -jnp.inf)
+  out_spec = pl.BlockSpec((None, None, bn, slots),
+                          lambda i, gi, s: (s, gi, i, 0))
+  kernel = functools.partial(
+      kernels.loop_kernel, k=k, block_codes=bk, precision=_precision(x))
+  return pl.pallas_call(
+      kernel,
+      out_shape=(jax.ShapeDtypeStruct((splits, g, np_, slots), jnp.float32),
+                 jax.ShapeDtypeStruct((splits, g, np_, slots), jnp.int32)),
+      grid=(np_ // bn, g, splits),
+      in_specs=[
+          pl.BlockSpec((bn, None, dp), lambda i, gi, s: (i, gi, 0)),
+          pl.BlockSpec((None, split_codes, dp), lambda i, gi, s: (gi, s, 0)),
+          pl.BlockSpec((None, 1, split_codes), lambda i, gi, s: (gi, 0, s)),
+      ],
+      out_specs=(out_spec, out_spec),
+      compiler_params=_compiler_params("gpu", block_sizes),
+      interpret=interpret,
+      cost_estimate=cost,
+      name="vq_nearest_codes_loop",
+  )(xp, cp, bp[:, None, :])
+
+
+def _launch_tpu(x, codebook, bias, k, block_sizes, interpret, cost):
+  """Runs the grid kernel; returns values, indices [S, G, Np, slots]."""
+  n, g, d = x.shape
+  bn, bk, splits = (block_sizes.block_rows, block_sizes.block_codes,
+                    block_sizes.num_splits)
+  dp = padded_dim(d, "tpu")
+  num_codes = -(-codebook.shape[1] // (bk * splits)) * bk * splits
+  np_ = -(-n // bn) * bn
+  tiles = num_codes // (bk * splits)
+  slots = padded_slots(k)
+  # Rows must be the block's second-minor dim: [G, Np, dp] (a copy of x
+  # unless G == 1).
+  xt = _pad(jnp.swapaxes(x, 0, 1), ((0, 0), (0, np_ - n), (0, dp - d)))
+  cp = _pad(codebook, ((0, 0), (0, num_codes - codebook.shape[1]),
+                       (0, dp - d)))  # [G, Kp, dp]
+  bp = _pad(bias, ((0, 0), (0, num_codes - bias.shape[1])), -jnp.inf)
+  out_spec = pl.BlockSpec((None, None, slots, bn),
+                          lambda gi, s, i, t: (s, gi, 0, i))
+  kernel = functools.partial(kernels.grid_kernel, k=k,
+                             precision=_precision(x))
+  values, indices = pl.pallas_call(
+      kernel,
+      out_shape=(jax.ShapeDtypeStruct((splits, g, slots, np_), jnp.float32),
+                 jax.ShapeDtypeStruct((splits, g, slots, np_), jnp.int32)),
+      grid=(g, splits, np_ // bn, tiles),
+      in_specs=[
+          pl.BlockSpec((None, bn, dp), lambda gi, s, i, t: (gi, i, 0)),
+          pl.BlockSpec((None, bk, dp),
+                       lambda gi, s, i, t: (gi, s * tiles + t, 0)),
+          pl.BlockSpec((None, bk, 1),
+                       lambda gi, s, i, t: (gi, s * tiles + t, 0)),
+      ],
+      out_specs=(out_spec, out_spec),
+      compiler_params=_compiler_params("tpu", block_sizes),
+      interpret=interpret,
+      cost_estimate=cost,
+      name="vq_nearest_codes_grid",
+  )(xt, cp, bp[:, :, None])
+  return jnp.swapaxes(values, 2, 3), jnp.swapaxes(indices, 2, 3)
+
+
+def _precision(x):
+  # f32 products must stay f32: Triton would use TF32, the MXU one bf16 pass.
+  return lax.Precision.HIGHEST if x.dtype == jnp.float32 else None
+
+
+def _merge_splits(values, indices, n: int, k: int):
+  """[S, G, Np, slots] per-split lists -> [n, G, k], best first."""
+  splits, g, _, slots = values.shape
+  values = jnp.transpose(values[:, :, :n], (2, 1, 0, 3))
+  indices = jnp.transpose(indices[:, :, :n], (2, 1, 0, 3))
+  values = values.reshape(n, g, splits * slots)
+  indices = indices.reshape(n, g, splits * slots)
+  if splits == 1:
+    return values[..., :k], indices[..., :k]
+  # Candidates are ordered by split, then rank: lax.top_k keeps the lower
+  # position among equal values, i.e. the lower code index.
+  values, position = lax.top_k(values, k)
+  return values, jnp.take_along_axis(indices, position, axis=-1)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("k", "interpret", "block_sizes", "backend"))
+def _nearest_codes(x, codebook, bias, *, k, interpret, block_sizes, backend):
+  n, g, d = x.shape
+  cost = pl.CostEstimate(
+      flops=2 * n * g * codebook.shape[1] * d, transcendentals=0,
+      bytes_accessed=x.size * x.dtype.itemsize
+      + codebook.size * codebook.dtype.itemsize + bias.size * 4
+      + n * g * k * 8)
+  launch = _launch_gpu if backend == "gpu" else _launch_tpu
+  values, indices = launch(x, codebook, bias, k, block_sizes, interpret, cost)
+  return _merge_splits(values, indices, n, k)
+
+
+def nearest_codes(
+    x: jax.Array,
+    codebook: jax.Array,
+    bias: jax.Array,
+    *,
+    k: int,
+    interpret: bool = False,
+    block_sizes: BlockSizes | None = None,
+    backend: str | None = None,
+) -> tuple[jax.Array, jax.Array]:
+  """Top-k codes of each row by `x . c + bias`, without an N x K matrix.
+
+  Products are in the input dtype with f32 accumulation. Ties go to the
+  lowest code index. Slots whose value is -inf (fewer than k enabled codes)
+  carry an arbitrary index.
+
+  Args:
+    x: [N, G, d] float32 or bfloat16.
+    codebook: [G, K, d], same dtype as x.
+    bias: [G, K] float32, added to each score; -inf disables a code.
+    k: codes per row, 1 <= k <= min(K, MAX_K).
+    interpret: run the kernel in Pallas interpret mode (any platform).
+    block_sizes: tiling; `BlockSizes.default_for(...)` when None.
+    backend: "gpu" or "tpu" builds that backend's kernel and compiler
+      parameters regardless of the default device (for export and interpret
+      tests); "cpu" or None with interpret=True runs the GPU kernel body.
+      Defaults to `jax.default_backend()`.
+
+  Returns:
+    (values [N, G, k] float32, indices [N, G, k] int32), best first.
+
+  Raises:
+    ValueError: malformed arguments.
+    NotImplementedError: k > MAX_K, a feature dim too large for one tile,
+      float32 inputs on GPU (exact f32 products have no fast Triton path),
+      or no compiled kernel for the platform (callers fall back to XLA).
+  """
+  _validate(x, codebook, bias, k)
+  if k > MAX_K:
+    raise NotImplementedError(f"nearest_codes: k={k} > {MAX_K} is not "
+                              "supported by the kernel")
+  kind = _kernel_backend(backend, interpret)
+  if kind == "gpu" and not interpret and x.dtype == jnp.float32:
+    # Exact f32 products run as a non-tensor-core dot in Triton, orders of
+    # magnitude slower than XLA's matmul.
+    raise NotImplementedError(
+        "nearest_codes: float32 inputs are not supported by the GPU kernel; "
+        "use bfloat16 inputs or the XLA implementation")
+  n, g, d = x.shape
+  if block_sizes is None:
+    block_sizes = BlockSizes.default_for(
+        num_rows=n, num_groups=g, num_codes=codebook.shape[1], dim=d,
+        dtype=x.dtype, k=k, backend=kind)
+  else:
+    block_sizes.validate(kind)
+  if n == 0 or g == 0:
+    return (jnp.zeros((n, g, k), jnp.float32), jnp.zeros((n, g, k), jnp.int32))
+  return _nearest_codes(x, codebook, bias, k=k, interpret=interpret,
+                        block_sizes=block_sizes, backend=kind)
