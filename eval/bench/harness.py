@@ -75,7 +75,7 @@ def copy_ceiling(nbytes: int = 1 << 30) -> float:
 
 def format_table(rows: list[Timing], flop_ceiling: float) -> str:
   """Rows grouped by case with speedups over each baseline of the case."""
-  lines = [f"{'case':<34} {'implementation':<28} {'ms':>9} {'TFLOP/s':>8} "
+  lines = [f"{'case':<44} {'implementation':<28} {'ms':>9} {'TFLOP/s':>8} "
            f"{'ceil%':>6} {'vs xla':>7} {'vs torch':>8} {'temp MB':>8}"]
   by_case: dict[str, list[Timing]] = {}
   for r in rows:
@@ -92,7 +92,7 @@ def format_table(rows: list[Timing], flop_ceiling: float) -> str:
               if r.tflops else f"{'-':>6}")
       mem = (f"{r.temp_bytes / 2**20:8.1f}" if r.temp_bytes is not None
              else f"{'-':>8}")
-      lines.append(f"{case:<34} {r.impl:<28} {ms} {tf} {frac} "
+      lines.append(f"{case:<44} {r.impl:<28} {ms} {tf} {frac} "
                    f"{speedup('xla'):>7} {speedup('torch'):>8} {mem}"
                    + (f"  {r.note}" if r.note else ""))
   return "\n".join(lines)

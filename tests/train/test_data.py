@@ -294,14 +294,14 @@ def test_concurrent_builds(tmp_path):
       "print(len(data.data_source('digits', 'train+test', sys.argv[1])))"
   )
   runs = [_run(script, str(tmp_path)) for _ in range(2)]
-  outputs = []
+  logs = []
   for run in runs:
     out, err = run.communicate(timeout=120)
     assert run.returncode == 0, err
-    assert out.splitlines()[-1] == "1797"
-    outputs.append(out)
-  # TFDS announces each build on stdout: only one process built.
-  assert sum(out.count("Downloading and preparing") for out in outputs) == 1
+    assert out.splitlines() == ["1797"]  # build messages stay off stdout
+    logs.append(err)
+  # TFDS announces each build (on stderr here): only one process built.
+  assert sum(err.count("Downloading and preparing") for err in logs) == 1
   # One finished version and no leftover `incomplete.*` directory.
   built = [p.name for p in (tmp_path / "digits").iterdir()]
   assert sorted(n for n in built if not n.startswith(".")) == ["1.0.0"]
