@@ -138,8 +138,8 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
 
   try:
     with progress_bar(cfg.steps, start) as bar, run_.scope():
-      state, last = _train_steps(run_, state, step_fn, batches, range(
-          start, cfg.steps), ckpt, log, bar)
+      state, last = _train_steps(run_, state, step_fn, batches, start, ckpt,
+                                 log, bar)
     ckpt.wait()
     final = run_.evaluate(state,
                           workdir if jax.process_index() == 0 else None)
@@ -154,13 +154,15 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
           **{f"train_{k}": v for k, v in last.items()}, **final}
 
 
-def _train_steps(run_: Run, state, step_fn, batches, steps, ckpt, log, bar):
+def _train_steps(run_: Run, state, step_fn, batches, start, ckpt, log, bar):
   """The inner loop: steps, logging with the NaN guard, saves, evals."""
   cfg = run_.cfg
   cfg_dict = config_lib.to_dict(cfg)
   pending, last, since = [], {}, time.perf_counter()
-  for step in steps:
-    state, metrics = step_fn(state, batches[step])
+  local_batches = batches.prefetched(start, cfg.steps)
+  for step in range(start, cfg.steps):
+    batch = batches.to_global(next(local_batches))
+    state, metrics = step_fn(state, batch)
     pending.append(metrics)
     done = step + 1
     save = done % cfg.ckpt_every == 0 or done == cfg.steps
