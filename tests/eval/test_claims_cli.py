@@ -3,8 +3,6 @@
 import dataclasses
 import json
 
-import pytest
-
 from eval import claims
 from eval import main as eval_main
 from zoo import registry
@@ -54,7 +52,15 @@ def test_markdown_table(monkeypatch, capsys):
   assert "| fake | an unmet claim |" in table[3] and "FAIL" in table[3]
 
 
-@pytest.mark.slow
 def test_simvq_claim_runs():
+  """The real check (about 1.5 minutes): records complete, values sane.
+
+  Whether the claim passes is what the check reports, not what this test
+  requires.
+  """
   records = claims.run("simvq")
-  assert len(records) == 4 and all(r.seconds > 0 for r in records)
+  assert [r.metric for r in records] == [
+      "codebook_utilization", "utilization_ratio", "mse_ratio",
+      "utilization_ratio_lecun_init"]
+  assert all(r.seconds > 0 and r.value > 0 for r in records)
+  assert 0 < records[0].value <= 1 and 0 < records[0].baseline <= 1
