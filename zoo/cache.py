@@ -7,8 +7,9 @@ import jax
 
 
 def user_cache_dir() -> pathlib.Path:
-  base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
-  return pathlib.Path(base) / "zoo"
+  """`$XDG_CACHE_HOME/zoo`, by default `~/.cache/zoo`."""
+  base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+  return pathlib.Path(base).expanduser() / "zoo"
 
 
 def enable_compilation_cache() -> None:

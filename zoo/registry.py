@@ -8,9 +8,11 @@ Train tasks, evaluators and claim checks are named here and resolved by the
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import flax.linen as nn
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,27 +45,35 @@ class System:
   summary: str = ""
 
 
-_SYSTEMS: dict[str, System] = {}
+class NamedRegistry(Generic[T]):
+  """Records with a unique `.name`; unknown names list the known ones."""
+
+  def __init__(self, kind: str):
+    self.kind = kind
+    self.items: dict[str, T] = {}
+
+  def register(self, item: T) -> T:
+    if item.name in self.items:
+      raise KeyError(f"{self.kind} {item.name!r} is already registered")
+    self.items[item.name] = item
+    return item
+
+  def get(self, name: str) -> T:
+    try:
+      return self.items[name]
+    except KeyError:
+      known = ", ".join(sorted(self.items)) or "(none)"
+      raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
 
 
-def register(system: System) -> System:
-  if system.name in _SYSTEMS:
-    raise KeyError(f"system {system.name!r} is already registered")
-  _SYSTEMS[system.name] = system
-  return system
-
-
-def get(name: str) -> System:
-  try:
-    return _SYSTEMS[name]
-  except KeyError:
-    known = ", ".join(sorted(_SYSTEMS)) or "(none)"
-    raise KeyError(f"unknown system {name!r}; known: {known}") from None
+_SYSTEMS: NamedRegistry[System] = NamedRegistry("system")
+register = _SYSTEMS.register
+get = _SYSTEMS.get
 
 
 def systems() -> list[System]:
   """All registered systems, ordered by family then name."""
-  return sorted(_SYSTEMS.values(), key=lambda s: (s.family, s.name))
+  return sorted(_SYSTEMS.items.values(), key=lambda s: (s.family, s.name))
 
 
 def build(name: str, config: Any = None, **overrides) -> nn.Module:

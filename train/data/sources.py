@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from train.data import builders
+from zoo import cache
 from zoo.errors import DataError
 
 ENV_VAR = "ZOO_DATA_DIR"
@@ -36,8 +37,7 @@ def data_dir() -> pathlib.Path:
   """Where datasets are built: `$ZOO_DATA_DIR` or the user cache."""
   if env := os.environ.get(ENV_VAR):
     return pathlib.Path(env).expanduser()
-  cache = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-  return pathlib.Path(cache).expanduser() / "zoo" / "datasets"
+  return cache.user_cache_dir() / "datasets"
 
 
 def _root(given: str | os.PathLike | None) -> pathlib.Path:

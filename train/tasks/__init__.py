@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from zoo.registry import NamedRegistry
+
 
 @dataclasses.dataclass(frozen=True)
 class Task:
@@ -32,22 +34,9 @@ class Task:
   loss: Callable[..., Any]
 
 
-_TASKS: dict[str, Task] = {}
-
-
-def register(task: Task) -> Task:
-  if task.name in _TASKS:
-    raise KeyError(f"task {task.name!r} is already registered")
-  _TASKS[task.name] = task
-  return task
-
-
-def get(name: str) -> Task:
-  try:
-    return _TASKS[name]
-  except KeyError:
-    raise KeyError(f"unknown task {name!r}; known: "
-                   f"{', '.join(sorted(_TASKS))}") from None
+_TASKS: NamedRegistry[Task] = NamedRegistry("task")
+register = _TASKS.register
+get = _TASKS.get
 
 
 from train.tasks import vq_autoencoder  # noqa: E402, F401  (registers)
