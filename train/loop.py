@@ -154,6 +154,9 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
           **{f"train_{k}": v for k, v in last.items()}, **final}
 
 
+_MAX_IN_FLIGHT = 4
+
+
 def _train_steps(run_: Run, state, step_fn, batches, start, ckpt, log, bar):
   """The inner loop: steps, logging with the NaN guard, saves, evals."""
   cfg = run_.cfg
@@ -164,6 +167,11 @@ def _train_steps(run_: Run, state, step_fn, batches, start, ckpt, log, bar):
     batch = batches.to_global(next(local_batches))
     state, metrics = step_fn(state, batch)
     pending.append(metrics)
+    if len(pending) > _MAX_IN_FLIGHT:
+      # Bound how far the host runs ahead of the devices (memory, and
+      # XLA:CPU's in-process collectives, which can stall with hundreds of
+      # multi-device programs queued).
+      jax.block_until_ready(pending[-_MAX_IN_FLIGHT]["loss"])
     done = step + 1
     save = done % cfg.ckpt_every == 0 or done == cfg.steps
     if done % cfg.log_every == 0 or save:
