@@ -10,6 +10,7 @@ import importlib
 # Dataset name -> "module:class" inside this package.
 _BUILDERS = {
     "digits": "digits:Digits",
+    "limit_small": "limit_small:LimitSmall",
     "stdlib_code_search": "stdlib_code_search:StdlibCodeSearch",
     "stdlib_text": "stdlib_text:StdlibText",
 }

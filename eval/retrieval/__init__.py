@@ -1,0 +1,2 @@
+"""Retrieval evaluation: datasets as (queries, corpus, qrels), rankers,
+ranking metrics, and `python -m eval retrieval`."""
