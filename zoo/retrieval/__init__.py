@@ -1,0 +1,1 @@
+"""Retrieval models: encoders for single- and multi-vector search."""
