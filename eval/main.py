@@ -8,6 +8,8 @@
         regenerate README.md's systems table (registry + docs/claims.json)
     python -m eval bench kernels [--smoke] [--json out.json]
         MaxSim and nearest-codeword kernels beside XLA and PyTorch
+    python -m eval retrieval --dataset limit_small [--system ...]
+        rankers compared on a retrieval dataset (see its --help)
 
 With --json, stdout is exactly one JSON value. Claim checks exit 0 even when
 a claim fails (the record says so) and non-zero only when a check could not
@@ -38,9 +40,9 @@ def _parser() -> argparse.ArgumentParser:
   fmt.add_argument("--json", action="store_true", dest="claims_json")
   fmt.add_argument("--markdown", action="store_true")
   sub.add_parser("readme", help="regenerate README.md's systems table")
-  bench = sub.add_parser("bench", help="benchmarks (see their --help)")
-  bench.add_argument("which", choices=("kernels",))
-  bench.add_argument("rest", nargs=argparse.REMAINDER)
+  # These take their own flags; `main` hands them the rest of the line.
+  sub.add_parser("retrieval", help="compare rankers (see its --help)")
+  sub.add_parser("bench", help="benchmarks: bench kernels --help")
   return p
 
 
@@ -86,6 +88,14 @@ def _claims(args) -> int:
 
 
 def main(argv: list[str]) -> int:
+  if argv[:1] == ["retrieval"]:
+    from eval.retrieval import main as retrieval_main
+
+    return retrieval_main.main(argv[1:])
+  if argv[:2] == ["bench", "kernels"]:
+    from eval.bench import kernels
+
+    return kernels.main(argv[2:])
   args = _parser().parse_args(argv)
   from zoo import cache
   from zoo.errors import ZooError
@@ -94,10 +104,10 @@ def main(argv: list[str]) -> int:
   try:
     if args.command == "claims":
       return _claims(args)
-    if args.command == "bench":
-      from eval.bench import kernels
-
-      return kernels.main(args.rest)
+    if args.command in ("retrieval", "bench"):
+      _parser().error(f"{args.command}: see `python -m eval {args.command}"
+                      f"{' kernels' if args.command == 'bench' else ''} "
+                      "--help`")
     if args.command == "readme":
       from eval import readme
 

@@ -66,3 +66,19 @@ def loss_curves(metrics_file, path, *, keys=None):
     if key in ("loss", "recon_mse", "vq_loss"):
       ax.set_yscale("log")
   return _save(fig, pathlib.Path(path))
+
+
+def curves(series, path, *, title: str, xlabel: str, ylabel: str,
+           logx: bool = False):
+  """Line plot of {label: (x, y)}."""
+  fig, ax = plt.subplots(figsize=(5.5, 3.6))
+  for label, (x, y) in series.items():
+    ax.plot(x, y, label=label)
+  if logx:
+    ax.set_xscale("log")
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel(ylabel)
+  ax.set_title(title, fontsize=9)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  return _save(fig, pathlib.Path(path))

@@ -2,8 +2,8 @@
 that matter: LIMIT's queries end in "?" and its documents separate items with
 ",", so splitting on whitespace alone loses most matches."""
 
-from collections.abc import Callable, Sequence
 import re
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import rank_bm25
