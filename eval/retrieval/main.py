@@ -120,7 +120,7 @@ def main(argv) -> int:
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
-  out_dir = pathlib.Path(args.workdir or ".")
+  out_dir = pathlib.Path(args.workdir or "runs/retrieval")
   plot = args.plot or out_dir / f"recall_{args.dataset}.png"
   plot_recall(curves, f"{summary['dataset']}: {summary['queries']} queries, "
               f"{summary['pool']} candidates", plot)
