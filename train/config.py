@@ -200,7 +200,8 @@ def load_config(spec: str, overrides: list[str] = ()) -> TrainConfig:
   if not isinstance(cfg, TrainConfig):
     raise ConfigError(f"{path}: get_config must return a TrainConfig, got "
                       f"{type(cfg).__name__}")
-  registry.get(cfg.system)  # fails early on an unknown system
+  if registry.get(cfg.system).task is None:
+    raise ConfigError(f"system {cfg.system!r} has nothing to train")
   return apply_overrides(cfg, list(overrides))
 
 

@@ -43,7 +43,8 @@ def systems_table() -> str:
 
   rows = [("system", "family", "paper", "default config", "claim check")]
   for s in registry.systems():
-    rows.append((s.name, s.family, s.paper, f"train/configs/{s.configs[0]}",
+    config = f"train/configs/{s.configs[0]}" if s.configs else "-"
+    rows.append((s.name, s.family, s.paper, config,
                  "yes" if s.claim else "-"))
   widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
   return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()

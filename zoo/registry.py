@@ -23,11 +23,12 @@ class System:
     name: registry name, e.g. "simvq".
     family: "vq", "retrieval", "decoding", "interp" or "arch".
     paper: the paper's title.
-    default_config: returns the model's default config (a frozen dataclass).
-    builder: model config -> linen module.
+    default_config: returns the model's default config (a frozen dataclass);
+      None for a system with nothing to train (an index, an experiment).
+    builder: model config -> linen module (None likewise).
     configs: train config files, relative to the `train/configs` folder; the
       first is the default.
-    task: name of the train task (`train.tasks`).
+    task: name of the train task (`train.tasks`), or None.
     evaluators: names of the evaluators (`eval.evaluators`).
     claim: the claim check, "module:function" (`eval.claims`), or None.
     summary: one line on what the system does.
@@ -36,10 +37,10 @@ class System:
   name: str
   family: str
   paper: str
-  default_config: Callable[[], Any]
-  builder: Callable[[Any], nn.Module]
+  default_config: Callable[[], Any] | None
+  builder: Callable[[Any], nn.Module] | None
   configs: tuple[str, ...]
-  task: str
+  task: str | None
   evaluators: tuple[str, ...] = ()
   claim: str | None = None
   summary: str = ""
@@ -85,6 +86,8 @@ def build(name: str, config: Any = None, **overrides) -> nn.Module:
     **overrides: top-level fields to replace in the config.
   """
   system = get(name)
+  if system.builder is None:
+    raise ValueError(f"system {name!r} has no trainable model to build")
   cfg = system.default_config() if config is None else config
   if overrides:
     cfg = dataclasses.replace(cfg, **overrides)
