@@ -4,10 +4,8 @@
     model = build("simvq")
 """
 
-from zoo import (
-    registry,
-    vq,  # noqa: F401  (registers its systems)
-)
+# Importing a family registers its systems.
+from zoo import registry, retrieval, vq  # noqa: F401
 from zoo.registry import build
 
 __all__ = ["build", "registry"]

@@ -9,6 +9,7 @@ import importlib
 from collections.abc import Callable
 
 _EVALUATORS = {
+    "colbert_retrieval": "eval.retrieval.colbert",
     "vq_reconstruction": "eval.evaluators.vq_reconstruction",
 }
 

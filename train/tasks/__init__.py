@@ -39,4 +39,7 @@ register = _TASKS.register
 get = _TASKS.get
 
 
-from train.tasks import vq_autoencoder  # noqa: E402, F401  (registers)
+from train.tasks import (  # noqa: E402  (each registers its task)
+    colbert_contrastive,  # noqa: F401
+    vq_autoencoder,  # noqa: F401
+)

@@ -12,6 +12,7 @@ _BUILDERS = {
     "digits": "digits:Digits",
     "limit_small": "limit_small:LimitSmall",
     "stdlib_code_search": "stdlib_code_search:StdlibCodeSearch",
+    "stdlib_code_search_minilm": "code_search_minilm:StdlibCodeSearchMinilm",
     "stdlib_text": "stdlib_text:StdlibText",
 }
 
