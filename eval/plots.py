@@ -60,10 +60,11 @@ def loss_curves(metrics_file, path, *, keys=None):
                            squeeze=False)
   steps = [r["step"] for r in rows]
   for ax, key in zip(axes[0], keys):
-    ax.plot(steps, [r.get(key, np.nan) for r in rows])
+    values = np.array([r.get(key, np.nan) for r in rows], np.float64)
+    ax.plot(steps, values)
     ax.set_title(key)
     ax.set_xlabel("step")
-    if key in ("loss", "recon_mse", "vq_loss"):
+    if key in ("loss", "recon_mse", "vq_loss") and np.all(values > 0):
       ax.set_yscale("log")
   return _save(fig, pathlib.Path(path))
 
