@@ -36,27 +36,34 @@ _PROJECT_ROWS = 64
 _DOC_CHUNK = 256
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _project(model: colbert.ColBERTHead, variables, states):
-  return model.apply(variables, states)
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _encode(model, variables, states, mask, side: str):
+  return model.apply(variables, states, mask, side, method="encode")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TrainedHead:
-  """A restored head: `project` maps token states to unit vectors."""
+  """A restored model; `encode` maps token states to the scored vectors."""
 
   model: colbert.ColBERTHead
   variables: dict
 
-  def project(self, states: np.ndarray) -> np.ndarray:
-    """[N, L, input_dim] states -> [N, L, out_dim] float32 unit vectors."""
+  def encode(self, states: np.ndarray, mask: np.ndarray, side: str
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """[N, L, input_dim] states, [N, L] mask -> ([N, K, out_dim] float32
+    vectors, [N, K] mask); K = L for ColBERT, clusters for CRISP."""
     states = np.asarray(states, np.float32)
     pad = -len(states) % _PROJECT_ROWS
-    padded = np.pad(states, ((0, pad), (0, 0), (0, 0)))
-    out = [np.asarray(_project(self.model, self.variables,
-                               jnp.asarray(padded[i:i + _PROJECT_ROWS])))
-           for i in range(0, len(padded), _PROJECT_ROWS)]
-    return np.concatenate(out)[:len(states)]
+    states = np.pad(states, ((0, pad), (0, 0), (0, 0)))
+    mask = np.pad(np.asarray(mask, bool), ((0, pad), (0, 0)))
+    parts = [_encode(self.model, self.variables,
+                     jnp.asarray(states[i:i + _PROJECT_ROWS]),
+                     jnp.asarray(mask[i:i + _PROJECT_ROWS]), side)
+             for i in range(0, len(states), _PROJECT_ROWS)]
+    vectors, masks = (np.concatenate([np.asarray(p[j]) for p in parts])
+                      for j in (0, 1))
+    n = len(states) - pad
+    return vectors[:n].astype(np.float32), masks[:n]
 
 
 def restore(workdir: str | pathlib.Path, step: int | None = None
@@ -80,17 +87,23 @@ def rank_tokens(q: np.ndarray, q_mask: np.ndarray, d: np.ndarray,
   Returns:
     [Q, min(depth, N)] document indices, best first, ties to the lower index.
   """
-  q_len = max(1, int(q_mask.sum(1).max()))
-  lengths = d_mask.sum(1)
+  q_len = _width(q_mask).max(initial=1)
+  q, q_mask = q[:, :q_len], q_mask[:, :q_len]
+  lengths = _width(d_mask)
   order = np.argsort(lengths, kind="stable")
   chunks = []
   for start in range(0, len(order), _DOC_CHUNK):
     rows = order[start:start + _DOC_CHUNK]
     width = -(-max(1, int(lengths[rows].max())) // 8) * 8
     chunks.append((d[rows, :width], d_mask[rows, :width]))
-  scores = rankers.TokenVectors(chunks, order).scores(q[:, :q_len],
-                                                      q_mask[:, :q_len])
+  scores = rankers.TokenVectors(chunks, order).scores(q, q_mask)
   return rankers.top_indices(scores, depth)
+
+
+def _width(mask: np.ndarray) -> np.ndarray:
+  """Per row, one past the last True position (0 for an empty row)."""
+  last = mask.shape[1] - np.argmax(mask[:, ::-1], axis=1)
+  return np.where(mask.any(1), last, 0)
 
 
 def own_pool_rankings(top: np.ndarray) -> tuple[dict, dict]:
@@ -103,9 +116,9 @@ def own_pool_rankings(top: np.ndarray) -> tuple[dict, dict]:
 def rank_features(head: TrainedHead, features: dict[str, np.ndarray],
                   depth: int = 100) -> np.ndarray:
   """Ranks a split's queries against its own code: `prepare`d features."""
-  return rank_tokens(head.project(features["query"]), features["query_mask"],
-                     head.project(features["code"]), features["code_mask"],
-                     depth)
+  q, q_mask = head.encode(features["query"], features["query_mask"], "query")
+  d, d_mask = head.encode(features["code"], features["code_mask"], "doc")
+  return rank_tokens(q, q_mask, d, d_mask, depth)
 
 
 def feature_split(split: str, data_dir: str | None = None
@@ -129,11 +142,12 @@ def trained_ranker(workdir: str | pathlib.Path, depth: int = 100
   encoder = minilm.load(colbert_contrastive.DOC_LEN)
 
   def rank(rset):
-    docs = rankers.token_vectors(encoder, rset.docs, head.project)
     q, q_mask = encoder.encode_tokens(rset.queries)
     q_len = colbert_contrastive.QUERY_LEN
-    q = rankers.project_tokens(q[:, :q_len], head.project)
-    return rankers.top_indices(docs.scores(q, q_mask[:, :q_len]), depth)
+    q, q_mask = head.encode(q[:, :q_len], q_mask[:, :q_len], "query")
+    d, d_mask = encoder.encode_tokens(rset.docs)
+    d, d_mask = head.encode(d, d_mask, "doc")
+    return rank_tokens(q, q_mask, d, d_mask, depth)
   return rank
 
 
@@ -148,12 +162,12 @@ def evaluate(model, variables, batches, workdir=None) -> dict[str, float]:
   for batch in batches:
     valid = np.asarray(multihost_utils.process_allgather(batch["mask"],
                                                          tiled=True))
-    for name in parts:
-      value = batch[name]
-      if not name.endswith("mask"):
-        value = _project(model, variables, value)
-      parts[name].append(np.asarray(multihost_utils.process_allgather(
-          value, tiled=True))[valid])
+    for name, side in (("query", "query"), ("code", "doc")):
+      encoded = _encode(model, variables, batch[name],
+                        batch[f"{name}_mask"], side)
+      for key, value in zip((name, f"{name}_mask"), encoded):
+        parts[key].append(np.asarray(multihost_utils.process_allgather(
+            value, tiled=True))[valid])
   tokens = {k: np.concatenate(v) for k, v in parts.items()}
   top = rank_tokens(tokens["query"], tokens["query_mask"], tokens["code"],
                     tokens["code_mask"])

@@ -167,9 +167,11 @@ def test_prepare_cuts_and_pads_to_fixed_lengths():
   assert not x[1, 3:].any()
 
 
-def test_smoke_config_trains_and_restores(data_dir, tmp_path, monkeypatch):
-  cfg = config_lib.load_config("colbert_proj.py:smoke,head=ffn,residual",
-                               [f"data.data_dir={data_dir}"])
+@pytest.mark.parametrize("spec", ["colbert_proj.py:smoke,head=ffn,residual",
+                                  "crisp.py:smoke"])
+def test_smoke_config_trains_and_restores(spec, data_dir, tmp_path,
+                                          monkeypatch):
+  cfg = config_lib.load_config(spec, [f"data.data_dir={data_dir}"])
   summary = loop.run(cfg, tmp_path, devices=jax.devices()[:1])
   assert np.isfinite(summary["train_loss"])
   assert summary["num_queries"] == len(sources.data_source(

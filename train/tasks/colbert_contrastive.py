@@ -80,10 +80,12 @@ def contrastive_loss(q, d, q_mask, d_mask, temperature: float):
 
 def loss(model, variables, inputs, key):
   del key  # deterministic
-  value, metrics = contrastive_loss(
-      model.apply(variables, inputs["query"]),
-      model.apply(variables, inputs["code"]),
-      inputs["query_mask"], inputs["code_mask"], model.cfg.temperature)
+  q, q_mask = model.apply(variables, inputs["query"], inputs["query_mask"],
+                          "query", method="encode")
+  d, d_mask = model.apply(variables, inputs["code"], inputs["code_mask"],
+                          "doc", method="encode")
+  value, metrics = contrastive_loss(q, d, q_mask, d_mask,
+                                    model.cfg.temperature)
   return value, (metrics, {})
 
 

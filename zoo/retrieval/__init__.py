@@ -2,7 +2,7 @@
 search, and LIMIT's experiments on what single vectors can represent."""
 
 from zoo import registry
-from zoo.retrieval import colbert
+from zoo.retrieval import colbert, crisp
 
 registry.register(registry.System(
     name="colbert_proj",
@@ -43,4 +43,19 @@ registry.register(registry.System(
     claim="eval.claims.limit:check",
     summary="LIMIT-small against BM25, single- and multi-vector MiniLM; the "
             "free-embedding critical n against dimension.",
+))
+
+registry.register(registry.System(
+    name="crisp",
+    family="retrieval",
+    paper="CRISP: Clustering Multi-Vector Representations for Denoising and "
+          "Pruning",
+    default_config=crisp.CRISPConfig,
+    builder=crisp.build,
+    configs=("crisp.py",),
+    task="colbert_contrastive",
+    evaluators=("colbert_retrieval",),
+    claim="eval.claims.crisp:check",
+    summary="Per-text k-means of ColBERT token vectors, in training and at "
+            "inference: fewer vectors per document.",
 ))

@@ -142,6 +142,16 @@ class ColBERTHead(nn.Module):
                _dense(head.out_dim, out, "residual", bias=False)(x))
     return normalize(y)
 
+  def encode(self, states: jax.Array, mask: jax.Array, side: str
+             ) -> tuple[jax.Array, jax.Array]:
+    """The vectors a text is scored with: (unit vectors, their mask).
+
+    ColBERT keeps one vector per token on both sides; models that pool or
+    cluster them (CRISP) override this with the same signature.
+    """
+    del side
+    return self(states), mask
+
 
 def build(cfg: ColBERTConfig) -> ColBERTHead:
   return ColBERTHead(cfg)
