@@ -47,6 +47,7 @@ class TrainConfig:
 
   system: str
   model: Any
+  task: str = ""  # empty: the system's task
   data: DataConfig = DataConfig()
   optim: OptimConfig = OptimConfig()
   mesh: MeshConfig = MeshConfig()
@@ -200,9 +201,23 @@ def load_config(spec: str, overrides: list[str] = ()) -> TrainConfig:
   if not isinstance(cfg, TrainConfig):
     raise ConfigError(f"{path}: get_config must return a TrainConfig, got "
                       f"{type(cfg).__name__}")
-  if registry.get(cfg.system).task is None:
+  if not task_name(cfg):
     raise ConfigError(f"system {cfg.system!r} has nothing to train")
   return apply_overrides(cfg, list(overrides))
+
+
+def task_name(cfg: TrainConfig) -> str | None:
+  """The train task: the config's, or else its system's."""
+  return cfg.task or registry.get(cfg.system).task
+
+
+def _optional_group(obj, key: str):
+  """A default instance of the dataclass in `obj.key`'s `X | None` type."""
+  if not dataclasses.is_dataclass(obj) or key not in _field_types(obj):
+    return None
+  options = typing.get_args(_field_types(obj)[key])
+  groups = [t for t in options if dataclasses.is_dataclass(t)]
+  return groups[0]() if groups else None
 
 
 def to_dict(cfg) -> dict[str, Any]:
@@ -226,17 +241,25 @@ def from_dict(d: dict[str, Any]) -> TrainConfig:
   cfg = TrainConfig(system=d["system"], model=system.default_config())
 
   def fill(obj, values, prefix):
+    # One replace per group: fields may be checked against each other.
+    names = {f.name for f in dataclasses.fields(obj)}
+    changes = {}
     for key, value in values.items():
       full = f"{prefix}{key}"
+      if key not in names:
+        raise ConfigError(f"unknown config key {full!r}")
       if isinstance(value, dict):
-        sub = getattr(obj, key, None)
+        sub = getattr(obj, key)
+        if sub is None:  # an optional group left at None by the default
+          sub = _optional_group(obj, key)
         if not dataclasses.is_dataclass(sub):
           raise ConfigError(f"unknown config key {full!r}")
-        obj = dataclasses.replace(obj, **{key: fill(sub, value, full + ".")})
-      elif key != "system":
-        if isinstance(value, list):
-          value = tuple(value)
-        obj = _replace_leaf(obj, [key], value, full)
-    return obj
+        changes[key] = fill(sub, value, full + ".")
+      else:
+        changes[key] = tuple(value) if isinstance(value, list) else value
+    try:
+      return dataclasses.replace(obj, **changes)
+    except (TypeError, ValueError) as e:
+      raise ConfigError(f"{prefix or 'config'}: {e}") from None
 
   return fill(cfg, d, "")

@@ -69,7 +69,7 @@ def prepare(cfg: config_lib.TrainConfig, mesh, init_inputs
   """
   system = registry.get(cfg.system)
   model = system.builder(cfg.model)
-  task = tasks.get(system.task)
+  task = tasks.get(config_lib.task_name(cfg))
   tx = make_optimizer(cfg.optim, cfg.steps)
   key = jax.random.key(cfg.seed)
   create = functools.partial(create_state, model, tx, init_inputs, key,
@@ -109,8 +109,7 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
   """
   workdir = pathlib.Path(workdir)
   mesh = sharding.make_mesh(cfg.mesh, devices)
-  system = registry.get(cfg.system)
-  task = tasks.get(system.task)
+  task = tasks.get(config_lib.task_name(cfg))
   batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
   with jax.set_mesh(mesh):
     first = batches[0]
@@ -212,7 +211,7 @@ def load(workdir: str | pathlib.Path, step: int | None = None, *,
   cfg = config_lib.from_dict(saved)
   cfg = dataclasses.replace(cfg, mesh=mesh)
   mesh = sharding.make_mesh(mesh, devices)
-  task = tasks.get(registry.get(cfg.system).task)
+  task = tasks.get(config_lib.task_name(cfg))
   batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
   with jax.set_mesh(mesh):
     first = batches[0]

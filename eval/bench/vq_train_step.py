@@ -38,7 +38,8 @@ def jax_stepper(system: str):
   """A function running one jitted train step of our model on a batch."""
   cfg = config_lib.load_config(f"{system}.py")
   spec = registry.get(system)
-  model, task = spec.builder(cfg.model), tasks.get(spec.task)
+  model = spec.builder(cfg.model)
+  task = tasks.get(config_lib.task_name(cfg))
   tx = make_optimizer(cfg.optim, cfg.steps)
   first = {"x": _digits_batches(1, 128)[0]}
   state = jax.jit(lambda: nn.meta.unbox(create_state(

@@ -23,7 +23,7 @@ from jax.experimental import multihost_utils
 
 from eval.retrieval import main as retrieval_main
 from eval.retrieval import metrics, rankers
-from train import loop
+from train import loop, tasks
 from train.data import sources
 from train.tasks import colbert_contrastive
 from zoo import sharding
@@ -47,14 +47,18 @@ class TrainedHead:
 
   model: colbert.ColBERTHead
   variables: dict
+  task: tasks.Task
 
   def encode(self, states: np.ndarray, mask: np.ndarray, side: str
              ) -> tuple[np.ndarray, np.ndarray]:
-    """[N, L, input_dim] states, [N, L] mask -> ([N, K, out_dim] float32
-    vectors, [N, K] mask); K = L for ColBERT, clusters for CRISP."""
-    states = np.asarray(states, np.float32)
+    """Model inputs [N, L, ...] (token states, or token ids when the encoder
+    trains) and [N, L] mask -> ([N, K, out_dim] float32 vectors, [N, K]
+    mask); K = L for ColBERT, clusters for CRISP."""
+    states = np.asarray(states)
+    if np.issubdtype(states.dtype, np.floating):
+      states = states.astype(np.float32)
     pad = -len(states) % _PROJECT_ROWS
-    states = np.pad(states, ((0, pad), (0, 0), (0, 0)))
+    states = np.pad(states, ((0, pad),) + ((0, 0),) * (states.ndim - 1))
     mask = np.pad(np.asarray(mask, bool), ((0, pad), (0, 0)))
     parts = [_encode(self.model, self.variables,
                      jnp.asarray(states[i:i + _PROJECT_ROWS]),
@@ -71,7 +75,7 @@ def restore(workdir: str | pathlib.Path, step: int | None = None
   """The head of a trained colbert_proj run, on one device."""
   run, state, _ = loop.load(workdir, step, mesh=sharding.MeshConfig(data=1),
                             devices=jax.devices()[:1])
-  return TrainedHead(run.model, run.variables(state))
+  return TrainedHead(run.model, run.variables(state), run.task)
 
 
 def rank_tokens(q: np.ndarray, q_mask: np.ndarray, d: np.ndarray,
@@ -139,14 +143,21 @@ def trained_ranker(workdir: str | pathlib.Path, depth: int = 100
   from zoo.retrieval import minilm  # noqa: PLC0415
 
   head = restore(workdir)
-  encoder = minilm.load(colbert_contrastive.DOC_LEN)
+  from_text = "query" in head.task.features  # the encoder trained too
+
+  def inputs(texts, name):
+    if from_text:
+      prepared = head.task.prepare({name: texts})
+      return prepared[name], prepared[f"{name}_mask"]
+    states, mask = minilm.load(colbert_contrastive.DOC_LEN).encode_tokens(
+        texts)
+    length = (colbert_contrastive.QUERY_LEN if name == "query" else
+              colbert_contrastive.DOC_LEN)
+    return states[:, :length], mask[:, :length]
 
   def rank(rset):
-    q, q_mask = encoder.encode_tokens(rset.queries)
-    q_len = colbert_contrastive.QUERY_LEN
-    q, q_mask = head.encode(q[:, :q_len], q_mask[:, :q_len], "query")
-    d, d_mask = encoder.encode_tokens(rset.docs)
-    d, d_mask = head.encode(d, d_mask, "doc")
+    q, q_mask = head.encode(*inputs(rset.queries, "query"), "query")
+    d, d_mask = head.encode(*inputs(rset.docs, "code"), "doc")
     return rank_tokens(q, q_mask, d, d_mask, depth)
   return rank
 

@@ -199,3 +199,19 @@ def test_smoke_config_trains_and_restores(spec, data_dir, tmp_path,
                                        for i in order})
   text_top = colbert_eval.trained_ranker(tmp_path)(rset)
   np.testing.assert_array_equal(text_top[:, :5], top[:, :5])
+
+
+def test_finetune_smoke_trains_encoder_and_ranks_from_text(tmp_path):
+  """The encoder trains too; ranking from text reproduces the evaluator."""
+  cfg = config_lib.load_config("colbert_proj.py:smoke,finetune")
+  summary = loop.run(cfg, tmp_path, devices=jax.devices()[:1])
+  head = colbert_eval.restore(tmp_path)
+  assert "encoder" in head.variables["params"]
+  rset = retrieval_data.load("stdlib_code_search", split="validation")
+  top = colbert_eval.trained_ranker(tmp_path)(rset)
+  rankings = {q: [rset.doc_ids[j] for j in row]
+              for q, row in zip(rset.query_ids, top)}
+  restored = metrics.summarize(metrics.evaluate(rankings, rset.qrels))
+  assert summary["num_queries"] == len(rset.queries)
+  for name, value in restored.items():
+    assert value == pytest.approx(summary[name], abs=1e-6), name

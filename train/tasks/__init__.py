@@ -41,5 +41,6 @@ get = _TASKS.get
 
 from train.tasks import (  # noqa: E402  (each registers its task)
     colbert_contrastive,  # noqa: F401
+    colbert_finetune,  # noqa: F401
     vq_autoencoder,  # noqa: F401
 )

@@ -33,7 +33,8 @@ class BertConfig:
     max_position: number of learned position embeddings (longest input).
     type_vocab: number of token types (segments).
     layer_norm_eps: epsilon of every LayerNorm.
-    dtype: dtype of the computation (parameters stay float32).
+    dtype: name of the computation dtype, "float32" or "bfloat16"
+      (parameters stay float32); a string so configs serialise as JSON.
   """
 
   vocab_size: int = 30522
@@ -44,12 +45,19 @@ class BertConfig:
   max_position: int = 512
   type_vocab: int = 2
   layer_norm_eps: float = 1e-12
-  dtype: Any = jnp.float32
+  dtype: str = "float32"
 
   def __post_init__(self):
     if self.hidden % self.heads:
       raise ConfigError(f"BertConfig: hidden={self.hidden} is not divisible "
                         f"by heads={self.heads}")
+    if self.dtype not in ("float32", "bfloat16"):
+      raise ConfigError(f"BertConfig: dtype must be float32 or bfloat16, got "
+                        f"{self.dtype!r}")
+
+  @property
+  def compute_dtype(self):
+    return jnp.dtype(self.dtype)
 
   @classmethod
   def from_hf_json(cls, path: str | os.PathLike, **overrides) -> "BertConfig":
@@ -57,7 +65,7 @@ class BertConfig:
 
     Args:
       path: the config.json file.
-      **overrides: fields to replace, e.g. `dtype=jnp.bfloat16`.
+      **overrides: fields to replace, e.g. `dtype="bfloat16"`.
 
     Raises:
       ConfigError: the file describes a model this encoder cannot run
@@ -93,7 +101,7 @@ def _init(axes: tuple[str | None, ...], zeros: bool = False):
 
 def _layer_norm(cfg: BertConfig, name: str) -> nn.LayerNorm:
   return nn.LayerNorm(
-      epsilon=cfg.layer_norm_eps, dtype=cfg.dtype, name=name,
+      epsilon=cfg.layer_norm_eps, dtype=cfg.compute_dtype, name=name,
       scale_init=nn.with_logical_partitioning(
           nn.initializers.ones_init(), (sharding.EMBED,)),
       bias_init=_init((sharding.EMBED,), zeros=True))
@@ -114,7 +122,7 @@ class BertEmbeddings(nn.Module):
                ) -> jax.Array:
     cfg = self.cfg
     def embed(num, axis, name):
-      return nn.Embed(num, cfg.hidden, dtype=cfg.dtype, name=name,
+      return nn.Embed(num, cfg.hidden, dtype=cfg.compute_dtype, name=name,
                       embedding_init=_init((axis, sharding.EMBED)))
     positions = jnp.arange(input_ids.shape[1])[None, :]
     x = (embed(cfg.vocab_size, sharding.VOCAB, "word_embeddings")(input_ids)
@@ -168,27 +176,27 @@ class BertLayer(nn.Module):
     qkv_axes = (sharding.EMBED, sharding.HEADS, sharding.KV)
     q, k, v = (nn.with_logical_constraint(
         HeadDense("bld,dhk->blhk", (cfg.hidden, cfg.heads, head_dim),
-                  qkv_axes, 2, cfg.dtype, name=name)(x),
+                  qkv_axes, 2, cfg.compute_dtype, name=name)(x),
         (sharding.BATCH, sharding.LENGTH, sharding.HEADS, sharding.KV))
                for name in ("query", "key", "value"))
     scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * head_dim**-0.5
     scores = jnp.where(mask[:, None, None, :], scores.astype(jnp.float32),
                        jnp.finfo(jnp.float32).min)
-    probs = jax.nn.softmax(scores, axis=-1).astype(cfg.dtype)
+    probs = jax.nn.softmax(scores, axis=-1).astype(cfg.compute_dtype)
     context = jnp.einsum("bhqk,bkhd->bqhd", probs, v)
     attended = HeadDense(
         "blhk,hkd->bld", (cfg.heads, head_dim, cfg.hidden),
-        (sharding.HEADS, sharding.KV, sharding.EMBED), 1, cfg.dtype,
+        (sharding.HEADS, sharding.KV, sharding.EMBED), 1, cfg.compute_dtype,
         name="attention_output")(context)
     x = _layer_norm(cfg, "attention_layer_norm")(_constrain(x + attended))
 
-    h = nn.Dense(cfg.intermediate, dtype=cfg.dtype, name="intermediate",
+    h = nn.Dense(cfg.intermediate, dtype=cfg.compute_dtype, name="intermediate",
                  kernel_init=_init((sharding.EMBED, sharding.MLP)),
                  bias_init=_init((sharding.MLP,), True))(x)
     h = nn.with_logical_constraint(
         nn.gelu(h, approximate=False),
         (sharding.BATCH, sharding.LENGTH, sharding.MLP))
-    h = nn.Dense(cfg.hidden, dtype=cfg.dtype, name="output",
+    h = nn.Dense(cfg.hidden, dtype=cfg.compute_dtype, name="output",
                  kernel_init=_init((sharding.MLP, sharding.EMBED)),
                  bias_init=_init((sharding.EMBED,), True))(h)
     return _layer_norm(cfg, "output_layer_norm")(_constrain(x + h))

@@ -14,10 +14,12 @@ expansion > 1) and, with `residual`, a skip path y += W_r x through a
 bias-free linear map (the identity when input and output widths agree, as
 PyLate's `use_residual`). Every output token vector is L2-normalised.
 
-In the zoo the encoder under the head is all-MiniLM-L6-v2, kept frozen: a
-choice made for a two-core CPU budget (the paper fine-tunes the whole
-encoder), so the head is trained on stored token states
-(`stdlib_code_search_minilm`) and `ColBERTHead` maps those states, not text.
+The encoder under the head is all-MiniLM-L6-v2. By default it stays
+frozen, a choice made for a two-core CPU budget: the head is trained on
+stored token states (`stdlib_code_search_minilm`) and `ColBERTHead` maps
+those states, not text. With `ColBERTConfig.encoder` set, `ColBERT` runs the
+encoder too and fine-tunes it with the head from token ids, as the paper
+does.
 """
 
 import dataclasses
@@ -28,6 +30,7 @@ import jax
 from jax import numpy as jnp
 
 from zoo import sharding
+from zoo.retrieval.bert import BertConfig, BertEncoder
 
 ACTIVATIONS = {
     "gelu": nn.gelu,
@@ -82,16 +85,24 @@ class ColBERTConfig:
     input_dim: width of the encoder's token states (384 for MiniLM).
     temperature: the contrastive loss divides MaxSim scores by this (PyLate's
       `Contrastive(temperature=...)`).
+    encoder: None to train the head on stored (frozen) token states; a BERT
+      config to fine-tune that encoder under the head from token ids.
+    pretrained: start the encoder from all-MiniLM-L6-v2's weights.
   """
 
   head: HeadConfig = HeadConfig()
   input_dim: int = 384
   temperature: float = 0.02
+  encoder: BertConfig | None = None
+  pretrained: bool = True
 
   def __post_init__(self):
     if self.temperature <= 0:
       raise ValueError(f"model.temperature must be > 0, got "
                        f"{self.temperature}")
+    if self.encoder is not None and self.encoder.hidden != self.input_dim:
+      raise ValueError(f"model.input_dim ({self.input_dim}) must equal the "
+                       f"encoder's hidden width ({self.encoder.hidden})")
 
 
 def _dense(features: int, axes: tuple[str | None, str | None], name: str, *,
@@ -153,5 +164,24 @@ class ColBERTHead(nn.Module):
     return self(states), mask
 
 
-def build(cfg: ColBERTConfig) -> ColBERTHead:
-  return ColBERTHead(cfg)
+class ColBERT(nn.Module):
+  """Encoder and head, trained together: token ids -> unit token vectors."""
+
+  cfg: ColBERTConfig
+
+  def setup(self):
+    self.encoder = BertEncoder(self.cfg.encoder)
+    self.head = ColBERTHead(self.cfg)
+
+  def __call__(self, ids: jax.Array, mask: jax.Array) -> jax.Array:
+    """ids, mask [B, L] -> [B, L, out_dim] unit vectors."""
+    return self.head(self.encoder(ids, mask.astype(jnp.int32)))
+
+  def encode(self, ids: jax.Array, mask: jax.Array, side: str
+             ) -> tuple[jax.Array, jax.Array]:
+    del side
+    return self(ids, mask), mask
+
+
+def build(cfg: ColBERTConfig) -> nn.Module:
+  return ColBERTHead(cfg) if cfg.encoder is None else ColBERT(cfg)
