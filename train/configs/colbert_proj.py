@@ -16,8 +16,10 @@ projections); 600 steps 0.730, lr 3e-3 0.718, temperature 0.01 / 0.05 0.726
 
 With `finetune`, MiniLM trains too, as in the paper: token ids of
 `stdlib_code_search` (code cut at 128 tokens), batch 16, AdamW 3e-5 with 30
-warm-up steps, 300 steps (minutes on two cores; the smoke variant uses a
-tiny random 2-layer encoder instead of MiniLM).
+warm-up steps, 300 steps: about 10 minutes on two cores, validation nDCG@10
+0.736 for the linear head (test 0.774, one seed; the frozen-encoder linear
+head: 0.761 over three seeds). The smoke variant uses a tiny random 2-layer
+encoder instead of MiniLM.
 
 Args (comma-separated): head=linear|ffn|glu, residual, expansion=F (ffn and
 glu width as a multiple of 384), zero_init, finetune, seed=N, smoke (10
