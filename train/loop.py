@@ -138,7 +138,7 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
   try:
     with progress_bar(cfg.steps, start) as bar, run_.scope():
       state, last = _train_steps(run_, state, step_fn, batches, start, ckpt,
-                                 log, bar)
+                                 cfg_dict, log, bar)
     ckpt.wait()
     final = run_.evaluate(state,
                           workdir if jax.process_index() == 0 else None)
@@ -156,10 +156,10 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
 _MAX_IN_FLIGHT = 4
 
 
-def _train_steps(run_: Run, state, step_fn, batches, start, ckpt, log, bar):
+def _train_steps(run_: Run, state, step_fn, batches, start, ckpt, cfg_dict,
+                 log, bar):
   """The inner loop: steps, logging with the NaN guard, saves, evals."""
   cfg = run_.cfg
-  cfg_dict = config_lib.to_dict(cfg)
   pending, last, since = [], {}, time.perf_counter()
   local_batches = batches.prefetched(start, cfg.steps)
   for step in range(start, cfg.steps):

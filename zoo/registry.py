@@ -37,10 +37,10 @@ class System:
   name: str
   family: str
   paper: str
-  default_config: Callable[[], Any] | None
-  builder: Callable[[Any], nn.Module] | None
-  configs: tuple[str, ...]
-  task: str | None
+  default_config: Callable[[], Any] | None = None
+  builder: Callable[[Any], nn.Module] | None = None
+  configs: tuple[str, ...] = ()
+  task: str | None = None
   evaluators: tuple[str, ...] = ()
   claim: str | None = None
   summary: str = ""

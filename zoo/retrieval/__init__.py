@@ -22,10 +22,6 @@ registry.register(registry.System(
     name="muvera",
     family="retrieval",
     paper="MUVERA: Multi-Vector Retrieval via Fixed Dimensional Encodings",
-    default_config=None,
-    builder=None,
-    configs=(),
-    task=None,
     claim="eval.claims.muvera:check",
     summary="One fixed-dimensional vector per multi-vector text (ops.fde) "
             "gives candidates; exact MaxSim reranks them.",
@@ -36,10 +32,6 @@ registry.register(registry.System(
     family="retrieval",
     paper="On the Theoretical Limitations of Embedding-Based Retrieval "
           "(LIMIT)",
-    default_config=None,
-    builder=None,
-    configs=(),
-    task=None,
     claim="eval.claims.limit:check",
     summary="LIMIT-small against BM25, single- and multi-vector MiniLM; the "
             "free-embedding critical n against dimension.",
