@@ -5,7 +5,7 @@
 """
 
 # Importing a family registers its systems.
-from zoo import registry, retrieval, vq  # noqa: F401
+from zoo import decoding, registry, retrieval, vq  # noqa: F401
 from zoo.registry import build
 
 __all__ = ["build", "registry"]

@@ -6,6 +6,8 @@ names its task.
 """
 
 import dataclasses
+import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,8 +41,6 @@ register = _TASKS.register
 get = _TASKS.get
 
 
-from train.tasks import (  # noqa: E402  (each registers its task)
-    colbert_contrastive,  # noqa: F401
-    colbert_finetune,  # noqa: F401
-    vq_autoencoder,  # noqa: F401
-)
+# Every module in this package registers one task.
+for _info in pkgutil.iter_modules(__path__):
+  importlib.import_module(f"{__name__}.{_info.name}")

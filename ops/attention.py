@@ -1,0 +1,124 @@
+"""Prefix attention: a few new queries against a cached prefix.
+
+    out = prefix_attention(q, k, v, prefix_len, qq_mask)
+
+Query i of row b sees every key in `[0, prefix_len[b])` (the cached prefix)
+and the key at slot `prefix_len[b] + j` iff `qq_mask[b, i, j]` (the new
+tokens, written into the cache by the caller before the call). Slots at or
+after `prefix_len[b] + T` are never seen. One mask covers every decoding
+pattern: a causal chain (speculative verification, look-ahead decoding), a
+draft tree (ancestor mask), a full block (diffusion LMs over a cached
+prefix), and, with `prefix_len = 0` and `T = S`, plain causal or
+bidirectional self-attention for training.
+
+A query that sees no key at all gets a zero output (and zero gradient).
+Grouped-query attention: `H` query heads share `Hkv` key/value heads,
+`H % Hkv == 0`, head h reading kv head `h // (H // Hkv)`.
+"""
+
+import jax
+from jax import numpy as jnp
+
+from ops import _dispatch
+
+
+def causal_mask(length: int) -> jax.Array:
+  """[length, length] bool: query i sees new tokens 0..i."""
+  return jnp.tril(jnp.ones((length, length), jnp.bool_))
+
+
+def _validate(q, k, v, prefix_len, qq_mask):
+  if q.ndim != 4:
+    raise ValueError(f"prefix_attention: q must be [B, T, H, D], got shape "
+                     f"{q.shape}")
+  for name, a in (("k", k), ("v", v)):
+    if a.ndim != 4 or a.shape[0] != q.shape[0] or a.shape[3] != q.shape[3]:
+      raise ValueError(f"prefix_attention: {name} must be [B, S, Hkv, D] "
+                       f"matching q {q.shape}, got {a.shape}")
+  if k.shape != v.shape:
+    raise ValueError(f"prefix_attention: k {k.shape} and v {v.shape} differ")
+  if q.shape[2] % k.shape[2]:
+    raise ValueError(f"prefix_attention: {q.shape[2]} query heads are not a "
+                     f"multiple of {k.shape[2]} kv heads")
+  if k.shape[1] < q.shape[1]:
+    raise ValueError(f"prefix_attention: the cache holds {k.shape[1]} slots, "
+                     f"fewer than the {q.shape[1]} new tokens")
+  if prefix_len.shape != (q.shape[0],) or not jnp.issubdtype(
+      prefix_len.dtype, jnp.integer):
+    raise ValueError(f"prefix_attention: prefix_len must be int [B={q.shape[0]}]"
+                     f", got {prefix_len.dtype}{list(prefix_len.shape)}")
+  t = q.shape[1]
+  if qq_mask.dtype != jnp.bool_ or qq_mask.shape[-2:] != (t, t) or (
+      qq_mask.ndim == 3 and qq_mask.shape[0] != q.shape[0]) or (
+          qq_mask.ndim not in (2, 3)):
+    raise ValueError(f"prefix_attention: qq_mask must be bool [T, T] or "
+                     f"[B, T, T] with T={t}, got {qq_mask.dtype}"
+                     f"{list(qq_mask.shape)}")
+
+
+def key_mask(prefix_len, qq_mask, num_slots: int) -> jax.Array:
+  """[B, T, S] bool: which cache slots each new query sees."""
+  t = qq_mask.shape[-1]
+  qq_mask = jnp.broadcast_to(qq_mask, (prefix_len.shape[0], t, t))
+  slot = jnp.arange(num_slots)
+  rel = slot[None, :] - prefix_len[:, None]  # [B, S] offset into new tokens
+  in_prefix = rel < 0
+  new = jnp.take_along_axis(
+      qq_mask, jnp.clip(rel, 0, t - 1)[:, None, :].repeat(t, 1), axis=2)
+  return in_prefix[:, None, :] | (new & (rel < t)[:, None, :] & ~in_prefix[
+      :, None, :])
+
+
+def prefix_attention_reference(q, k, v, prefix_len, qq_mask, *, scale=None):
+  """Dense jnp attention in f32; see the module docstring.
+
+  Args:
+    q: [B, T, H, D] new queries.
+    k, v: [B, S, Hkv, D] the cache, new tokens at `prefix_len + [0, T)`.
+    prefix_len: [B] int, cached tokens before the new ones.
+    qq_mask: [T, T] or [B, T, T] bool, query i sees new token j.
+    scale: logit scale, default 1/sqrt(D).
+
+  Returns:
+    [B, T, H, D] in q's dtype.
+  """
+  b, t, h, d = q.shape
+  hkv = k.shape[2]
+  scale = d ** -0.5 if scale is None else scale
+  visible = key_mask(prefix_len, qq_mask, k.shape[1])  # [B, T, S]
+  qg = q.astype(jnp.float32).reshape(b, t, hkv, h // hkv, d)
+  logits = jnp.einsum("btgrd,bsgd->bgrts", qg, k.astype(jnp.float32)) * scale
+  mask = visible[:, None, None]
+  logits = jnp.where(mask, logits, -jnp.inf)
+  peak = jnp.max(logits, axis=-1, keepdims=True)
+  peak = jnp.where(jnp.isfinite(peak), peak, 0.0)
+  weights = jnp.where(mask, jnp.exp(logits - peak), 0.0)
+  denom = jnp.sum(weights, axis=-1, keepdims=True)
+  probs = weights / jnp.where(denom > 0, denom, 1.0)
+  out = jnp.einsum("bgrts,bsgd->btgrd", probs, v.astype(jnp.float32))
+  return out.reshape(b, t, h, d).astype(q.dtype)
+
+
+def prefix_attention(q, k, v, prefix_len, qq_mask, *, scale=None,
+                     implementation=None):
+  """Attention of T new queries over a cache; see the module docstring.
+
+  Args:
+    q: [B, T, H, D] queries (float32 or bfloat16).
+    k, v: [B, S, Hkv, D] keys and values, the new tokens' already written at
+      slots `prefix_len + [0, T)`.
+    prefix_len: [B] int32, number of cached tokens seen by every query.
+    qq_mask: [T, T] or [B, T, T] bool, query i sees new token j.
+    scale: logit scale, default 1/sqrt(D).
+    implementation: see `ops._dispatch`.
+
+  Returns:
+    [B, T, H, D] in q's dtype.
+  """
+  prefix_len = jnp.asarray(prefix_len)
+  qq_mask = jnp.asarray(qq_mask)
+  _validate(q, k, v, prefix_len, qq_mask)
+  return _dispatch.call("prefix_attention", {
+      "xla": lambda: prefix_attention_reference(
+          q, k, v, prefix_len, qq_mask, scale=scale),
+  }, implementation)

@@ -1,0 +1,7 @@
+"""Decoding strategies: jit-compiled, static shapes, `lax.while_loop`.
+
+Every strategy takes a model object with `vocab_size`, `init_cache(batch,
+capacity)` and `extend(tokens, cache, positions=None, qq_mask=None)` (a
+`zoo.lm.decoder.CachedLM` or a `zoo.lm.table.TableLM`) and counts the
+model's forward calls, prefill included.
+"""

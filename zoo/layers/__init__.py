@@ -1,0 +1,1 @@
+"""Shared transformer blocks: rotary embeddings, attention with a cache, MLP."""

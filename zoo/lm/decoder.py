@@ -1,0 +1,224 @@
+"""A decoder-only transformer LM with a static-shape KV cache.
+
+    model = DecoderLM(DecoderConfig(vocab_size=4096))
+    logits = model.apply(variables, tokens)                   # training
+    lm = CachedLM(model, variables["params"])                 # decoding
+    cache = lm.init_cache(batch=4, capacity=256)
+    logits, cache = lm.extend(prompt, cache)                  # prefill
+    logits, cache = lm.extend(next_tokens, cache, qq_mask=tree_mask,
+                              positions=cache.length[:, None] + depth)
+
+`extend` writes the new tokens' keys and values at slots
+`[cache.length, cache.length + T)`, lets them attend to the cached prefix
+and to each other through `qq_mask` (causal by default), and advances
+`cache.length` by T. Speculative decoders then keep only the accepted slots
+with `KVCache.commit`. Capacity is static: callers size it for the prompt,
+the generation and the largest block of new tokens.
+"""
+
+import dataclasses
+
+import flax.linen as nn
+import flax.struct
+import jax
+from jax import numpy as jnp
+
+from ops.attention import causal_mask
+from zoo import sharding
+from zoo.errors import ConfigError
+from zoo.layers.transformer import Block
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderConfig:
+  """Attributes:
+
+    vocab_size: number of token ids.
+    embed_dim: width of the residual stream.
+    num_layers: transformer blocks.
+    num_heads: query heads; embed_dim must be divisible by it.
+    num_kv_heads: key/value heads (grouped-query attention); divides
+      num_heads.
+    mlp_dim: SwiGLU hidden width.
+    rope_base: rotary embedding base.
+    dtype: computation dtype name, "float32" or "bfloat16" (params f32).
+  """
+
+  vocab_size: int = 4096
+  embed_dim: int = 256
+  num_layers: int = 4
+  num_heads: int = 4
+  num_kv_heads: int = 4
+  mlp_dim: int = 768
+  rope_base: float = 10_000.0
+  dtype: str = "float32"
+
+  def __post_init__(self):
+    if self.embed_dim % self.num_heads or (self.embed_dim // self.num_heads) % 2:
+      raise ConfigError(f"DecoderConfig: embed_dim={self.embed_dim} must split "
+                        f"into {self.num_heads} heads of even width")
+    if self.num_heads % self.num_kv_heads:
+      raise ConfigError(f"DecoderConfig: num_heads={self.num_heads} is not a "
+                        f"multiple of num_kv_heads={self.num_kv_heads}")
+    if self.dtype not in ("float32", "bfloat16"):
+      raise ConfigError(f"DecoderConfig: dtype must be float32 or bfloat16, "
+                        f"got {self.dtype!r}")
+
+  @property
+  def head_dim(self) -> int:
+    return self.embed_dim // self.num_heads
+
+
+@flax.struct.dataclass
+class KVCache:
+  """Keys and values of every layer, and the number of valid slots per row.
+
+  Attributes:
+    k, v: [layers, B, S, Hkv, Dh].
+    length: [B] int32; slots at or after it are stale and never attended.
+  """
+
+  k: jax.Array
+  v: jax.Array
+  length: jax.Array
+
+  @property
+  def capacity(self) -> int:
+    return self.k.shape[2]
+
+  def commit(self, start, path, n) -> "KVCache":
+    """Keeps slots `start + path[:n]` as slots `start + [0, n)`, per row.
+
+    Args:
+      start: [B] int, the length before the new tokens were written.
+      path: [B, P] int, offsets (relative to start) of the slots to keep, in
+        order; entries past n are ignored.
+      n: [B] int, how many to keep.
+    """
+    def one(c, s, p):  # c: [S, Hkv, Dh]
+      rows = jnp.take(c, s + p, axis=0)
+      return jax.lax.dynamic_update_slice_in_dim(c, rows, s, 0)
+    per_layer = jax.vmap(jax.vmap(one), in_axes=(0, None, None))
+    return KVCache(per_layer(self.k, start, path),
+                   per_layer(self.v, start, path), start + n)
+
+
+class DecoderLM(nn.Module):
+  """Token embedding, RoPE transformer blocks, final RMSNorm, tied head."""
+
+  config: DecoderConfig
+
+  def setup(self):
+    cfg = self.config
+    dtype = jnp.dtype(cfg.dtype)
+    self.embedding = nn.Embed(
+        cfg.vocab_size, cfg.embed_dim, dtype=dtype,
+        embedding_init=nn.with_logical_partitioning(
+            nn.initializers.normal(cfg.embed_dim ** -0.5),
+            (sharding.VOCAB, sharding.EMBED)))
+    self.blocks = [
+        Block(cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.mlp_dim,
+              cfg.rope_base, dtype, name=f"block_{i}")
+        for i in range(cfg.num_layers)]
+    self.final_norm = nn.RMSNorm(dtype=dtype)
+
+  def embed(self, tokens):
+    """[B, T] ids -> [B, T, E] input embeddings."""
+    return self.embedding(tokens)
+
+  def _logits(self, x):
+    x = self.final_norm(x)
+    # Scaled tied head: the embedding's std is E^-1/2, so logits start O(1).
+    return self.embedding.attend(x).astype(jnp.float32) * (
+        self.config.embed_dim ** 0.5)
+
+  def __call__(self, tokens, positions=None, qq_mask=None, embeddings=None):
+    """Full-sequence forward without a cache.
+
+    Args:
+      tokens: [B, T] ids (ignored when `embeddings` is given).
+      positions: [B, T], default 0..T-1.
+      qq_mask: [T, T] or [B, T, T] bool; default causal.
+      embeddings: optional [B, T, E] inputs in place of `embed(tokens)`.
+
+    Returns:
+      [B, T, V] f32 logits.
+    """
+    x = self.embed(tokens) if embeddings is None else embeddings
+    b, t = x.shape[:2]
+    if positions is None:
+      positions = jnp.broadcast_to(jnp.arange(t), (b, t))
+    if qq_mask is None:
+      qq_mask = causal_mask(t)
+    for block in self.blocks:
+      x, _ = block(x, positions, qq_mask)
+    return self._logits(x)
+
+  def extend(self, tokens, cache: KVCache, positions=None, qq_mask=None,
+             embeddings=None):
+    """New tokens over the cache; see the module docstring.
+
+    Args:
+      tokens: [B, T] ids (ignored when `embeddings` is given).
+      cache: the KVCache; needs `length + T <= capacity`.
+      positions: [B, T], default `length + [0, T)`.
+      qq_mask: [T, T] or [B, T, T] bool; default causal.
+      embeddings: optional [B, T, E] inputs.
+
+    Returns:
+      ([B, T, V] f32 logits, cache with the new slots and length + T).
+    """
+    x = self.embed(tokens) if embeddings is None else embeddings
+    b, t = x.shape[:2]
+    if positions is None:
+      positions = cache.length[:, None] + jnp.arange(t)
+    if qq_mask is None:
+      qq_mask = causal_mask(t)
+    ks, vs = [], []
+    for i, block in enumerate(self.blocks):
+      x, (k, v) = block(x, positions, qq_mask, (cache.k[i], cache.v[i]),
+                        cache.length)
+      ks.append(k)
+      vs.append(v)
+    return self._logits(x), KVCache(jnp.stack(ks), jnp.stack(vs),
+                                    cache.length + t)
+
+
+def build(config: DecoderConfig) -> DecoderLM:
+  return DecoderLM(config)
+
+
+class CachedLM(flax.struct.PyTreeNode):
+  """A DecoderLM and its params as one pytree, the decoders' model interface.
+
+  Decoding functions take any object with `vocab_size`, `init_cache(batch,
+  capacity)` and `extend(tokens, cache, positions=None, qq_mask=None)`;
+  being a pytree, it passes through `jax.jit` as an ordinary argument.
+  """
+
+  params: dict
+  module: DecoderLM = flax.struct.field(pytree_node=False)
+
+  @property
+  def vocab_size(self) -> int:
+    return self.module.config.vocab_size
+
+  def init_cache(self, batch: int, capacity: int) -> KVCache:
+    cfg = self.module.config
+    shape = (cfg.num_layers, batch, capacity, cfg.num_kv_heads, cfg.head_dim)
+    zeros = jnp.zeros(shape, jnp.dtype(cfg.dtype))
+    return KVCache(zeros, zeros, jnp.zeros((batch,), jnp.int32))
+
+  def extend(self, tokens, cache, positions=None, qq_mask=None,
+             embeddings=None):
+    return self.module.apply({"params": self.params}, tokens, cache,
+                             positions, qq_mask, embeddings,
+                             method=DecoderLM.extend)
+
+  def embed(self, tokens):
+    return self.module.apply({"params": self.params}, tokens,
+                             method=DecoderLM.embed)
+
+  def __call__(self, tokens, positions=None, qq_mask=None):
+    return self.module.apply({"params": self.params}, tokens, positions,
+                             qq_mask)
