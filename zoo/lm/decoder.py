@@ -86,6 +86,12 @@ class KVCache:
   def capacity(self) -> int:
     return self.k.shape[2]
 
+  def take(self, index) -> "KVCache":
+    """Rows `index` [B'] of the batch (beam reordering, prompt sharing)."""
+    return KVCache(jnp.take(self.k, index, axis=1),
+                   jnp.take(self.v, index, axis=1),
+                   jnp.take(self.length, index, axis=0))
+
   def commit(self, start, path, n) -> "KVCache":
     """Keeps slots `start + path[:n]` as slots `start + [0, n)`, per row.
 

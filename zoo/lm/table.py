@@ -28,6 +28,10 @@ class TokenCache:
   def capacity(self) -> int:
     return self.tokens.shape[1]
 
+  def take(self, index) -> "TokenCache":
+    """Rows `index` [B'] of the batch; see KVCache.take."""
+    return jax.tree.map(lambda a: jnp.take(a, index, axis=0), self)
+
   def commit(self, start, path, n) -> "TokenCache":
     """Keeps slots `start + path[:n]` as `start + [0, n)`; see KVCache."""
     def one(c, s, p):
