@@ -8,6 +8,12 @@
         regenerate README.md's systems table (registry + docs/claims.json)
     python -m eval bench kernels [--smoke] [--json out.json]
         MaxSim and nearest-codeword kernels beside XLA and PyTorch
+    python -m eval bench decoding [--smoke] [--json out.json]
+        prefix-attention and vocabulary-reduction kernels, likewise
+    python -m eval decoding --system NAME [--workdir W]
+        a decoding system's speed and faithfulness (see its --help)
+    python -m eval parallelbench
+        diffusion-LM samplers: accuracy against tokens per step
     python -m eval retrieval --dataset limit_small [--system ...]
         rankers compared on a retrieval dataset (see its --help)
 
@@ -42,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
   sub.add_parser("readme", help="regenerate README.md's systems table")
   # These take their own flags; `main` hands them the rest of the line.
   sub.add_parser("retrieval", help="compare rankers (see its --help)")
-  sub.add_parser("bench", help="benchmarks: bench kernels --help")
+  sub.add_parser("bench", help="benchmarks: bench kernels|decoding --help")
+  sub.add_parser("decoding", help="decoding speed (see its --help)")
+  sub.add_parser("parallelbench", help="diffusion samplers (see its --help)")
   return p
 
 
@@ -92,10 +100,22 @@ def main(argv: list[str]) -> int:
     from eval.retrieval import main as retrieval_main
 
     return retrieval_main.main(argv[1:])
+  if argv[:1] == ["decoding"]:
+    from eval.decoding import main as decoding_main
+
+    return decoding_main.main(argv[1:])
+  if argv[:1] == ["parallelbench"]:
+    from eval.parallelbench import main as parallelbench_main
+
+    return parallelbench_main.main(argv[1:])
   if argv[:2] == ["bench", "kernels"]:
     from eval.bench import kernels
 
     return kernels.main(argv[2:])
+  if argv[:2] == ["bench", "decoding"]:
+    from eval.bench import decoding_kernels
+
+    return decoding_kernels.main(argv[2:])
   args = _parser().parse_args(argv)
   from zoo import cache
   from zoo.errors import ZooError
@@ -104,7 +124,7 @@ def main(argv: list[str]) -> int:
   try:
     if args.command == "claims":
       return _claims(args)
-    if args.command in ("retrieval", "bench"):
+    if args.command in ("retrieval", "bench", "decoding", "parallelbench"):
       _parser().error(f"{args.command}: see `python -m eval {args.command}"
                       f"{' kernels' if args.command == 'bench' else ''} "
                       "--help`")

@@ -57,6 +57,9 @@ class TrainConfig:
   eval_every: int = 0  # 0: evaluate at the end only
   ckpt_every: int = 500
   keep_checkpoints: int = 2
+  # A training workdir whose latest params start this run (fine-tuning);
+  # the optimizer starts fresh. Empty: random initialisation.
+  init_from: str = ""
 
   def __post_init__(self):
     for name in ("steps", "log_every", "ckpt_every", "keep_checkpoints"):

@@ -125,6 +125,8 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
   else:
     with run_.scope():
       state = init()
+    if cfg.init_from:
+      state = _init_params_from(cfg.init_from, state, run_)
   log = MetricsLog(workdir / "metrics.jsonl", resume_step=start)
 
   step_fn = jax.jit(
@@ -151,6 +153,19 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
     ckpt.close()  # also on errors: never leave a save half-way
   return {"system": cfg.system, "step": cfg.steps, "workdir": str(workdir),
           **{f"train_{k}": v for k, v in last.items()}, **final}
+
+
+def _init_params_from(workdir: str, state: TrainState, run_: Run
+                      ) -> TrainState:
+  """`state` with the params of `workdir`'s latest checkpoint."""
+  _, source, _ = load(workdir, devices=run_.mesh.devices.flatten().tolist())
+  want = jax.tree.map(lambda a: (a.shape, a.dtype), state.params)
+  got = jax.tree.map(lambda a: (a.shape, a.dtype), source.params)
+  if want != got:
+    raise ConfigError(f"init_from: the params of {workdir} do not fit this "
+                      f"model (different structure, shapes or dtypes)")
+  params = jax.device_put(source.params, run_.shardings.params)
+  return state.replace(params=params)
 
 
 _MAX_IN_FLIGHT = 4

@@ -9,3 +9,167 @@ source code). `smoke=True` gives a tiny, quickly trained model of the same
 kind for tests. Models are trained with `train.loop.run` into the user
 cache (a lock serialises concurrent first calls) and reused afterwards.
 """
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import pathlib
+import sys
+
+import jax
+import numpy as np
+import tokenizers
+
+from eval.decoding.metrics import repeated_ngram_rate
+from ops.decoding.sampling import generate
+from train import config as config_lib
+from train import loop
+from train.data import sources
+from train.data.builders import stdlib_bpe
+from zoo import cache
+from zoo.lm import special_tokens
+from zoo.lm.decoder import CachedLM
+
+CONFIGS = {
+    "text": "lm.py:corpus=text,size=target",
+    "text_draft": "lm.py:corpus=text,size=draft",
+    "code": "lm.py:corpus=code,size=target",
+    "code_draft": "lm.py:corpus=code,size=draft",
+}
+# The degeneracy diagnostic: greedy continuations of held-out prompts.
+_REP4_PROMPTS, _REP4_PROMPT_LEN, _REP4_NEW = 20, 64, 128
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+  """A trained LM ready for decoding.
+
+  Attributes:
+    name: "text", "text_draft", ... or the workdir's name.
+    lm: the model and params.
+    tokenizer: its BPE tokenizer.
+    dataset: the token dataset it was trained on.
+    val_loss: held-out next-token loss, nats/token.
+    greedy_rep4: repeated-4-gram rate of its greedy continuations of 20
+      held-out prompts (64 tokens, 128 new).
+    workdir: where it was trained.
+  """
+
+  name: str
+  lm: CachedLM
+  tokenizer: tokenizers.Tokenizer
+  dataset: str
+  val_loss: float
+  greedy_rep4: float
+  workdir: pathlib.Path
+
+
+def workdir_for(name: str, smoke: bool = False) -> pathlib.Path:
+  """Where `load_target(name)` trains and keeps the model."""
+  return cache.user_cache_dir() / "decoding_lms" / (
+      name + ("_smoke" if smoke else ""))
+
+
+@contextlib.contextmanager
+def _locked(path: pathlib.Path):
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with open(path, "a") as handle:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _train_once(name: str, smoke: bool) -> pathlib.Path:
+  if name not in CONFIGS:
+    raise ValueError(f"load_target: unknown model {name!r}; known: "
+                     f"{', '.join(CONFIGS)}")
+  workdir = workdir_for(name, smoke)
+  with _locked(workdir.parent / f".{workdir.name}.lock"):
+    if not (workdir / "eval.json").exists():
+      arg = CONFIGS[name] + (",smoke" if smoke else "")
+      print(f"training the {name!r} LM once into {workdir}", file=sys.stderr)
+      loop.run(config_lib.load_config(arg, []), workdir,
+               devices=jax.devices()[:1])
+  return workdir
+
+
+def load_target(name: str = "text", smoke: bool = False,
+                workdir: str | pathlib.Path | None = None) -> Target:
+  """A trained decoder LM: from `workdir`, or trained once into the cache.
+
+  Args:
+    name: one of `CONFIGS` (ignored when `workdir` is given).
+    smoke: a tiny, quickly trained model of the same kind (tests).
+    workdir: a `decoder_lm` training workdir to load instead.
+  """
+  if workdir is None:
+    workdir = _train_once(name, smoke)
+  else:
+    workdir = pathlib.Path(workdir)
+    name = workdir.name
+  run, state, _ = loop.load(workdir, devices=jax.devices()[:1])
+  if run.cfg.system != "decoder_lm":
+    raise ValueError(f"{workdir} holds a {run.cfg.system!r} run, not a "
+                     f"decoder_lm")
+  lm = CachedLM(jax.device_get(state.params), run.model)
+  dataset = run.cfg.data.name
+  tok = stdlib_bpe.tokenizer(sources.prepare(dataset))
+  val_loss = json.loads((workdir / "eval.json").read_text())["nll"]
+  target = Target(name, lm, tok, dataset, val_loss, float("nan"), workdir)
+  return dataclasses.replace(target, greedy_rep4=_greedy_rep4(target))
+
+
+def _greedy_rep4(target: Target) -> float:
+  stats = target.workdir / "greedy_rep4.json"
+  if stats.exists():
+    return json.loads(stats.read_text())["greedy_rep4"]
+  prompts = heldout_prompts(target, _REP4_PROMPTS, _REP4_PROMPT_LEN)
+  out = generate(target.lm, prompts, _REP4_NEW).tokens
+  rate = repeated_ngram_rate(np.asarray(out), 4)
+  stats.write_text(json.dumps({"greedy_rep4": rate}))
+  return rate
+
+
+def _split_windows(dataset: str, split: str) -> np.ndarray:
+  """[num_windows, WINDOW + 1] int32, in storage order (TFDS shuffles)."""
+  source = sources.data_source(dataset, split)
+  rows = source.__getitems__(list(range(len(source))))
+  return np.stack([np.asarray(r["tokens"]) for r in rows])
+
+
+def train_tokens(target: Target) -> np.ndarray:
+  """[N] int32: the target's training windows, concatenated.
+
+  Each window is contiguous text; consecutive windows are not (the dataset
+  stores them shuffled), which adds one spurious junction per window.
+  """
+  return _split_windows(target.dataset, "train").reshape(-1)
+
+
+def heldout_prompts(target: Target, num: int, length: int,
+                    seed: int = 0) -> np.ndarray:
+  """[num, length] int32 windows of held-out text, inside one document.
+
+  Prompts are drawn (seeded, without replacement) among the spans of the
+  validation windows that hold `length` tokens with no document boundary
+  or special token.
+  """
+  windows = _split_windows(target.dataset, "validation")
+  special = windows < len(special_tokens.NAMES)
+  if length > windows.shape[1]:
+    raise ValueError(f"heldout_prompts: length {length} exceeds the "
+                     f"dataset's windows of {windows.shape[1]} tokens")
+  # Spans of `length` tokens without a special token: (row, start) pairs.
+  kernel = np.ones(length, int)
+  bad = np.stack([np.convolve(r, kernel, mode="valid") > 0 for r in special])
+  rows, starts = np.nonzero(~bad)
+  if len(rows) < num:
+    raise ValueError(f"heldout_prompts: only {len(rows)} spans of {length} "
+                     f"tokens, asked for {num}")
+  chosen = np.sort(np.random.default_rng(seed).choice(len(rows), num,
+                                                      replace=False))
+  return np.stack([windows[rows[i], starts[i]:starts[i] + length]
+                   for i in chosen])

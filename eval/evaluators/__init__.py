@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 _EVALUATORS = {
     "colbert_retrieval": "eval.retrieval.colbert",
+    "lm_perplexity": "eval.evaluators.lm_perplexity",
     "vq_reconstruction": "eval.evaluators.vq_reconstruction",
 }
 

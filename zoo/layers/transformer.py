@@ -14,11 +14,35 @@ from zoo import sharding
 from zoo.layers.rope import apply_rope
 
 
+class Projection(nn.Module):
+  """x [..., *in] @ kernel [*in, *out] with logically named kernel axes.
+
+  (`nn.DenseGeneral` initialises a flattened 2-D kernel, which its logical
+  axis names cannot describe.)
+  """
+
+  features: tuple[int, ...]
+  axes: tuple[str, ...]
+  contract: int = 1  # trailing input axes to contract
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    in_shape = x.shape[x.ndim - self.contract:]
+    fan_in = 1
+    for n in in_shape:
+      fan_in *= n
+    kernel = self.param(
+        "kernel", nn.with_logical_partitioning(
+            nn.initializers.normal(fan_in ** -0.5), self.axes),
+        (*in_shape, *self.features), jnp.float32)
+    return jnp.tensordot(x.astype(self.dtype), kernel.astype(self.dtype),
+                         axes=self.contract)
+
+
 def _dense(features, axes, dtype, name):
-  return nn.DenseGeneral(
-      features, use_bias=False, dtype=dtype, name=name,
-      kernel_init=nn.with_logical_partitioning(
-          nn.initializers.lecun_normal(), axes))
+  features = features if isinstance(features, tuple) else (features,)
+  return Projection(features, axes, dtype=dtype, name=name)
 
 
 def write_rows(cache, new, start):
@@ -65,11 +89,9 @@ class Attention(nn.Module):
       new_kv = (k, v)
     out = prefix_attention(q, k.astype(q.dtype), v.astype(q.dtype),
                            prefix_len, qq_mask)
-    out = nn.DenseGeneral(
-        x.shape[-1], axis=(-2, -1), use_bias=False, dtype=self.dtype,
-        name="out", kernel_init=nn.with_logical_partitioning(
-            nn.initializers.lecun_normal(),
-            (sharding.HEADS, sharding.KV, sharding.EMBED)))(out)
+    out = Projection((x.shape[-1],),
+                     (sharding.HEADS, sharding.KV, sharding.EMBED),
+                     contract=2, dtype=self.dtype, name="out")(out)
     return out, new_kv
 
 

@@ -37,8 +37,8 @@ class DecoderConfig:
     embed_dim: width of the residual stream.
     num_layers: transformer blocks.
     num_heads: query heads; embed_dim must be divisible by it.
-    num_kv_heads: key/value heads (grouped-query attention); divides
-      num_heads.
+    num_kv_heads: key/value heads (grouped-query attention), dividing
+      num_heads; 0 means num_heads.
     mlp_dim: SwiGLU hidden width.
     rope_base: rotary embedding base.
     dtype: computation dtype name, "float32" or "bfloat16" (params f32).
@@ -48,7 +48,7 @@ class DecoderConfig:
   embed_dim: int = 256
   num_layers: int = 4
   num_heads: int = 4
-  num_kv_heads: int = 4
+  num_kv_heads: int = 0
   mlp_dim: int = 768
   rope_base: float = 10_000.0
   dtype: str = "float32"
@@ -57,12 +57,16 @@ class DecoderConfig:
     if self.embed_dim % self.num_heads or (self.embed_dim // self.num_heads) % 2:
       raise ConfigError(f"DecoderConfig: embed_dim={self.embed_dim} must split "
                         f"into {self.num_heads} heads of even width")
-    if self.num_heads % self.num_kv_heads:
+    if self.num_kv_heads < 0 or self.num_heads % self.kv_heads:
       raise ConfigError(f"DecoderConfig: num_heads={self.num_heads} is not a "
                         f"multiple of num_kv_heads={self.num_kv_heads}")
     if self.dtype not in ("float32", "bfloat16"):
       raise ConfigError(f"DecoderConfig: dtype must be float32 or bfloat16, "
                         f"got {self.dtype!r}")
+
+  @property
+  def kv_heads(self) -> int:
+    return self.num_kv_heads or self.num_heads
 
   @property
   def head_dim(self) -> int:
@@ -123,7 +127,7 @@ class DecoderLM(nn.Module):
             nn.initializers.normal(cfg.embed_dim ** -0.5),
             (sharding.VOCAB, sharding.EMBED)))
     self.blocks = [
-        Block(cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.mlp_dim,
+        Block(cfg.num_heads, cfg.kv_heads, cfg.head_dim, cfg.mlp_dim,
               cfg.rope_base, dtype, name=f"block_{i}")
         for i in range(cfg.num_layers)]
     self.final_norm = nn.RMSNorm(dtype=dtype)
@@ -133,10 +137,8 @@ class DecoderLM(nn.Module):
     return self.embedding(tokens)
 
   def _logits(self, x):
-    x = self.final_norm(x)
-    # Scaled tied head: the embedding's std is E^-1/2, so logits start O(1).
-    return self.embedding.attend(x).astype(jnp.float32) * (
-        self.config.embed_dim ** 0.5)
+    # Tied head: unit-RMS features against rows of norm ~1 give O(1) logits.
+    return self.embedding.attend(self.final_norm(x)).astype(jnp.float32)
 
   def __call__(self, tokens, positions=None, qq_mask=None, embeddings=None):
     """Full-sequence forward without a cache.
@@ -211,7 +213,7 @@ class CachedLM(flax.struct.PyTreeNode):
 
   def init_cache(self, batch: int, capacity: int) -> KVCache:
     cfg = self.module.config
-    shape = (cfg.num_layers, batch, capacity, cfg.num_kv_heads, cfg.head_dim)
+    shape = (cfg.num_layers, batch, capacity, cfg.kv_heads, cfg.head_dim)
     zeros = jnp.zeros(shape, jnp.dtype(cfg.dtype))
     return KVCache(zeros, zeros, jnp.zeros((batch,), jnp.int32))
 

@@ -1,0 +1,50 @@
+"""Decoder LMs on the stdlib corpora: the targets and drafts of decoding.
+
+    python -m train --config train/configs/lm.py:corpus=text,size=target
+
+`corpus`: "text" (docstrings and reference topics, `stdlib_text_bpe`) or
+"code" (source files, `stdlib_code_bpe`); both byte-level BPE with 2048 ids
+and windows of 256 tokens. `size`: "target" (4 layers, width 128, 1.1M
+parameters) or "draft" (2 layers, width 64, 0.24M). AdamW 3e-3 with warmup
+and cosine decay, batch 16, 600 steps (about 4 epochs of the text corpus;
+a few minutes for the target on two idle CPU cores). `:smoke` trains a 1-layer
+width-32 model for 20 steps.
+"""
+
+from train.config import DataConfig, OptimConfig, TrainConfig, parse_arg
+from zoo.errors import ConfigError
+from zoo.lm.decoder import DecoderConfig
+
+SIZES = {
+    "target": DecoderConfig(vocab_size=2048, embed_dim=128, num_layers=4,
+                            num_heads=4, mlp_dim=384),
+    "draft": DecoderConfig(vocab_size=2048, embed_dim=64, num_layers=2,
+                           num_heads=2, mlp_dim=192),
+    "smoke": DecoderConfig(vocab_size=2048, embed_dim=32, num_layers=1,
+                           num_heads=2, mlp_dim=64),
+}
+
+
+def get_config(arg: str = ""):
+  args = parse_arg(arg, smoke=False, seed=0, corpus="text", size="target")
+  if args.corpus not in ("text", "code"):
+    raise ConfigError(f"lm.py: corpus must be text or code, got "
+                      f"{args.corpus!r}")
+  if args.size not in ("target", "draft"):
+    raise ConfigError(f"lm.py: size must be target or draft, got "
+                      f"{args.size!r}")
+  return TrainConfig(
+      system="decoder_lm",
+      model=SIZES["smoke" if args.smoke else args.size],
+      data=DataConfig(name=f"stdlib_{args.corpus}_bpe",
+                      eval_split="validation", batch_size=16,
+                      eval_batch_size=32),
+      optim=OptimConfig(name="adamw", learning_rate=3e-3, weight_decay=0.01,
+                        warmup_steps=5 if args.smoke else 50,
+                        schedule="cosine",
+                        grad_clip_norm=1.0),
+      steps=20 if args.smoke else 600,
+      seed=args.seed,
+      log_every=5 if args.smoke else 50,
+      ckpt_every=10 if args.smoke else 250,
+  )
