@@ -14,12 +14,21 @@ bidirectional self-attention for training.
 A query that sees no key at all gets a zero output (and zero gradient).
 Grouped-query attention: `H` query heads share `Hkv` key/value heads,
 `H % Hkv == 0`, head h reading kv head `h // (H // Hkv)`.
+
+The Pallas kernels ("pallas", "interpret") read only the cache blocks below
+each row's `prefix_len + T`, so a large cache capacity costs nothing. Their
+gradient is the reference's (recomputed in the backward pass), so training
+through the op works with every implementation.
 """
 
+import functools
+
 import jax
+import numpy as np
 from jax import numpy as jnp
 
 from ops import _dispatch
+from ops._sharding import shard_batch
 
 
 def causal_mask(length: int) -> jax.Array:
@@ -45,8 +54,9 @@ def _validate(q, k, v, prefix_len, qq_mask):
                      f"fewer than the {q.shape[1]} new tokens")
   if prefix_len.shape != (q.shape[0],) or not jnp.issubdtype(
       prefix_len.dtype, jnp.integer):
-    raise ValueError(f"prefix_attention: prefix_len must be int [B={q.shape[0]}]"
-                     f", got {prefix_len.dtype}{list(prefix_len.shape)}")
+    raise ValueError(f"prefix_attention: prefix_len must be int "
+                     f"[B={q.shape[0]}], got {prefix_len.dtype}"
+                     f"{list(prefix_len.shape)}")
   t = q.shape[1]
   if qq_mask.dtype != jnp.bool_ or qq_mask.shape[-2:] != (t, t) or (
       qq_mask.ndim == 3 and qq_mask.shape[0] != q.shape[0]) or (
@@ -99,6 +109,45 @@ def prefix_attention_reference(q, k, v, prefix_len, qq_mask, *, scale=None):
   return out.reshape(b, t, h, d).astype(q.dtype)
 
 
+def _kernel_forward(q, k, v, prefix_len, qq_mask, scale, interpret):
+  """The Pallas kernel, split over the mesh's batch axes."""
+  backend = jax.default_backend()
+  if not interpret and backend not in ("gpu", "tpu"):
+    raise NotImplementedError(
+        f"the 'pallas' kernel runs on GPU or TPU, not {backend!r}; use "
+        "'interpret' on CPU")
+  # Imported here: pallas_kernels must not load at `import ops`.
+  from pallas_kernels import prefix_attention as kernels  # noqa: PLC0415
+
+  kernel = functools.partial(kernels.prefix_attention, scale=scale,
+                             interpret=interpret)
+  return shard_batch(kernel, (q, k, v, prefix_len, qq_mask),
+                     in_axes=(0, 0, 0, 0, 0 if qq_mask.ndim == 3 else None),
+                     out_axes=0)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
+def _kernel_attention(q, k, v, prefix_len, qq_mask, scale, interpret):
+  return _kernel_forward(q, k, v, prefix_len, qq_mask, scale, interpret)
+
+
+def _kernel_attention_fwd(q, k, v, prefix_len, qq_mask, scale, interpret):
+  out = _kernel_forward(q, k, v, prefix_len, qq_mask, scale, interpret)
+  return out, (q, k, v, prefix_len, qq_mask)
+
+
+def _kernel_attention_bwd(scale, interpret, residuals, g):
+  del interpret
+  q, k, v, prefix_len, qq_mask = residuals
+  _, vjp = jax.vjp(lambda q, k, v: prefix_attention_reference(
+      q, k, v, prefix_len, qq_mask, scale=scale), q, k, v)
+  return (*vjp(g), np.zeros(prefix_len.shape, jax.dtypes.float0),
+          np.zeros(qq_mask.shape, jax.dtypes.float0))
+
+
+_kernel_attention.defvjp(_kernel_attention_fwd, _kernel_attention_bwd)
+
+
 def prefix_attention(q, k, v, prefix_len, qq_mask, *, scale=None,
                      implementation=None):
   """Attention of T new queries over a cache; see the module docstring.
@@ -109,8 +158,9 @@ def prefix_attention(q, k, v, prefix_len, qq_mask, *, scale=None,
       slots `prefix_len + [0, T)`.
     prefix_len: [B] int32, number of cached tokens seen by every query.
     qq_mask: [T, T] or [B, T, T] bool, query i sees new token j.
-    scale: logit scale, default 1/sqrt(D).
-    implementation: see `ops._dispatch`.
+    scale: logit scale (a Python float), default 1/sqrt(D).
+    implementation: "xla", "pallas", "interpret" or None (per backend;
+      ZOO_IMPL overrides); see `ops._dispatch`.
 
   Returns:
     [B, T, H, D] in q's dtype.
@@ -118,7 +168,11 @@ def prefix_attention(q, k, v, prefix_len, qq_mask, *, scale=None,
   prefix_len = jnp.asarray(prefix_len)
   qq_mask = jnp.asarray(qq_mask)
   _validate(q, k, v, prefix_len, qq_mask)
+  kernel = lambda interpret: lambda: _kernel_attention(
+      q, k, v, prefix_len, qq_mask, scale, interpret)
   return _dispatch.call("prefix_attention", {
       "xla": lambda: prefix_attention_reference(
           q, k, v, prefix_len, qq_mask, scale=scale),
+      "pallas": kernel(False),
+      "interpret": kernel(True),
   }, implementation)

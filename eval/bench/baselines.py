@@ -1,8 +1,10 @@
-"""What people run today for MaxSim and nearest-codeword search.
+"""What people run today for MaxSim, nearest-codeword search, masked
+attention over a KV cache and vocabulary reductions.
 
 XLA baselines are chunked jnp (the unchunked forms run out of memory at the
 benchmark shapes); PyTorch baselines are the chunked einsum / matmul loops of
-ColBERT- and VQ-style code. Torch is optional and imported lazily.
+ColBERT- and VQ-style code, `scaled_dot_product_attention` and the usual
+logsumexp / argmax / topk calls. Torch is optional and imported lazily.
 """
 
 import functools
@@ -130,3 +132,82 @@ def torch_nearest(x, codebook, tf32: bool = False, chunk: int = 65536):
       dots = (x[start:start + chunk] @ codebook.T).float()
       out[start:start + chunk] = (c_sq - 2 * dots).argmin(-1)
   return out
+
+
+@jax.jit
+def xla_masked_attention(q, k, v, mask):
+  """Dense masked attention: einsum + where + softmax + einsum.
+
+  Args:
+    q: [B, T, H, D]; k, v: [B, S, H, D]; mask: [B, T, S] bool.
+
+  Returns:
+    [B, T, H, D] in q's dtype.
+  """
+  logits = jnp.einsum("bthd,bshd->bhts", q, k,
+                      preferred_element_type=jnp.float32)
+  logits = jnp.where(mask[:, None], logits * q.shape[-1] ** -0.5, -jnp.inf)
+  probs = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
+  return jnp.einsum("bhts,bshd->bthd", probs, v)
+
+
+@jax.jit
+def jax_nn_attention(q, k, v, mask):
+  """`jax.nn.dot_product_attention` with a boolean mask [B, T, S]."""
+  return jax.nn.dot_product_attention(q, k, v, mask=mask[:, None])
+
+
+@functools.partial(jax.jit, static_argnames=("k", "approx"))
+def xla_vocab_stats(logits, k: int, approx: bool = False):
+  """logsumexp, argmax and top-k of logits [N, V] in f32."""
+  x = logits.astype(jnp.float32)
+  top = (jax.lax.approx_max_k(x, k) if approx else jax.lax.top_k(x, k))
+  return jax.nn.logsumexp(x, axis=-1), jnp.argmax(x, axis=-1), top
+
+
+def torch_synced(fn):
+  """fn, then a CUDA synchronize when a result lives on the GPU (timing)."""
+  @functools.wraps(fn)
+  def wrapper(*args, **kwargs):
+    import torch  # noqa: PLC0415
+
+    out = fn(*args, **kwargs)
+    if any(t.is_cuda for t in jax.tree.leaves(out)):
+      torch.cuda.synchronize()
+    return out
+  return wrapper
+
+
+@torch_synced
+def torch_sdpa(q, k, v, mask):
+  """`scaled_dot_product_attention` with a boolean mask; q [B, T, H, D],
+  k, v [B, S, H, D], mask [B, T, S]."""
+  import torch  # noqa: PLC0415
+
+  with torch.no_grad():
+    out = torch.nn.functional.scaled_dot_product_attention(
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+        attn_mask=mask[:, None])
+  return out.transpose(1, 2)
+
+
+@torch_synced
+def torch_naive_attention(q, k, v, mask):
+  """matmul, masked_fill, softmax, matmul; shapes as `torch_sdpa`."""
+  import torch  # noqa: PLC0415
+
+  with torch.no_grad():
+    q, k, v = (a.transpose(1, 2) for a in (q, k, v))
+    logits = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+    logits = logits.masked_fill(~mask[:, None], float("-inf"))
+    return (torch.softmax(logits, dim=-1) @ v).transpose(1, 2)
+
+
+@torch_synced
+def torch_vocab_stats(logits, k: int):
+  """logsumexp, argmax and topk of logits [N, V] in their dtype."""
+  import torch  # noqa: PLC0415
+
+  with torch.no_grad():
+    return (torch.logsumexp(logits, dim=-1), torch.argmax(logits, dim=-1),
+            *torch.topk(logits, k, dim=-1))
