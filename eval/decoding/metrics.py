@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import jax
 import numpy as np
+from jax import numpy as jnp
 
 
 def repeated_ngram_rate(tokens, n: int = 4) -> float:
@@ -43,3 +44,14 @@ def timed(fn: Callable, *args, repeats: int = 3, **kwargs):
     jax.block_until_ready(fn(*args, **kwargs))
     times.append(time.perf_counter() - start)
   return result, float(np.median(times))
+
+
+def continuation_nll(lm, prompts, continuations) -> jax.Array:
+  """[B] mean NLL per token of continuations [B, T] after prompts [B, P].
+
+  `lm(tokens)` gives full-sequence logits (a `CachedLM`).
+  """
+  tokens = jnp.concatenate([prompts, continuations], axis=1)
+  logprobs = jax.nn.log_softmax(lm(tokens[:, :-1]), axis=-1)
+  gold = jnp.take_along_axis(logprobs, tokens[:, 1:, None], axis=-1)[..., 0]
+  return -jnp.mean(gold[:, prompts.shape[1] - 1:], axis=1)

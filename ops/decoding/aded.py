@@ -36,7 +36,8 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
-from ops.decoding.tree_decode import PAD, last_tokens
+from ops.decoding import PAD
+from ops.decoding.tree_decode import last_tokens
 
 PROBES = 4
 _EMPTY = np.uint32(0xFFFFFFFF)

@@ -14,8 +14,9 @@ import dataclasses
 
 from jax import numpy as jnp
 
+from ops.decoding import PAD
 from ops.decoding.tree import chain_parent
-from ops.decoding.tree_decode import PAD, last_tokens
+from ops.decoding.tree_decode import last_tokens
 
 
 def lookup_continuation(history, length, ngram: int, num_draft: int):

@@ -24,10 +24,6 @@ from jax import numpy as jnp
 
 from ops.decoding import tree
 
-# Filler for draft nodes with nothing to propose: zoo.lm.special_tokens.PAD
-# (ops import nothing from zoo).
-PAD = 0
-
 
 class Drafter(Protocol):
   """Proposes draft trees; a hashable, static object (its state is separate).

@@ -53,3 +53,10 @@ def test_accept_greedy_is_the_deepest_correct_path(t, vocab, seed):
                                                                    a)))
   np.testing.assert_array_equal(got.path[0, :n], want)
   assert int(got.bonus[0]) == argmax[0, best]
+
+
+def test_the_pad_filler_is_the_reserved_pad_id():
+  from ops.decoding import PAD
+  from zoo.lm import special_tokens
+
+  assert PAD == special_tokens.PAD

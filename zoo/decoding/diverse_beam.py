@@ -1,0 +1,20 @@
+"""Diverse Beam Search (Vijayakumar et al., 2016/2018).
+
+Inference only (`ops.decoding.diverse_beam`): the beam budget splits into
+groups that choose in turn at every step, each penalised for tokens that
+earlier groups just chose (Hamming diversity), with one batched forward over
+all beams per step. Plain beam search (`ops.decoding.beam`) is its one-group
+case and the claim's baseline.
+"""
+
+from zoo import registry
+
+registry.register(registry.System(
+    name="diverse_beam",
+    family="decoding",
+    paper="Diverse Beam Search: Decoding Diverse Solutions from Neural "
+          "Sequence Models",
+    claim="eval.claims.diverse_beam:check",
+    summary="Beam groups chosen in turn with a Hamming diversity penalty: "
+            "more varied lists than beam search for the same budget.",
+))
