@@ -123,13 +123,18 @@ def load_target(name: str = "text", smoke: bool = False,
 
 
 def _greedy_rep4(target: Target) -> float:
+  """Measured once per trained model; the file names what it measured."""
   stats = target.workdir / "greedy_rep4.json"
+  setting = {"val_loss": target.val_loss, "prompts": _REP4_PROMPTS,
+             "prompt_length": _REP4_PROMPT_LEN, "new_tokens": _REP4_NEW}
   if stats.exists():
-    return json.loads(stats.read_text())["greedy_rep4"]
+    saved = json.loads(stats.read_text())
+    if saved.get("setting") == setting:
+      return saved["greedy_rep4"]
   prompts = heldout_prompts(target, _REP4_PROMPTS, _REP4_PROMPT_LEN)
   out = generate(target.lm, prompts, _REP4_NEW).tokens
   rate = repeated_ngram_rate(np.asarray(out), 4)
-  stats.write_text(json.dumps({"greedy_rep4": rate}))
+  stats.write_text(json.dumps({"greedy_rep4": rate, "setting": setting}))
   return rate
 
 
