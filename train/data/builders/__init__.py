@@ -9,11 +9,15 @@ import importlib
 
 # Dataset name -> "module:class" inside this package.
 _BUILDERS = {
+    "digit_strips": "digit_strips:DigitStrips",
     "digits": "digits:Digits",
     "limit_small": "limit_small:LimitSmall",
+    "parallelbench_lists": "parallelbench_lists:ParallelbenchLists",
     "stdlib_code_search": "stdlib_code_search:StdlibCodeSearch",
     "stdlib_code_search_minilm": "code_search_minilm:StdlibCodeSearchMinilm",
+    "stdlib_code_bpe": "stdlib_bpe:StdlibCodeBpe",
     "stdlib_text": "stdlib_text:StdlibText",
+    "stdlib_text_bpe": "stdlib_bpe:StdlibTextBpe",
 }
 
 NAMES: tuple[str, ...] = tuple(sorted(_BUILDERS))

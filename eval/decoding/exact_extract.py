@@ -1,0 +1,140 @@
+"""Exact-extract report: exact match of the best span against greedy.
+
+    python -m eval decoding --system exact_extract
+
+Questions come from `kv_qa` (200, seeded), answers end with EOS (the
+end-of-document token the LM was trained with) and are at most
+`MAX_ANSWER_LEN` tokens. Greedy decoding answers with what it generates
+before EOS; exact-extract answers with the passage span of lowest S (and
+of lowest S / (tokens + 1), the length-normalised variant). An answer is
+right when its text equals the gold value (stripped). Zero-shot, the LM has
+never seen the format; `finetune` gives the few-shot models of the
+data-scaling check (Splinter's recipe: 10 epochs or 200 steps, whichever is
+more).
+"""
+
+import functools
+import time
+
+import jax
+import numpy as np
+import optax
+from jax import numpy as jnp
+
+from eval.decoding import kv_qa, models
+from ops.decoding.exact_extract import best_span, greedy_answer, span_scores
+from zoo.lm import special_tokens
+from zoo.lm.decoder import CachedLM
+
+MAX_ANSWER_LEN = 4
+NUM_QUESTIONS = 200
+TEST_SEED = 1
+BATCH_SIZE = 20
+FINETUNE_BATCH, FINETUNE_LR = 16, 1e-3
+
+
+def _texts(tokenizer, answers) -> list[str]:
+  return [tokenizer.decode(np.asarray(ids).tolist()).strip()
+          for ids in answers]
+
+
+def _is_span(example: kv_qa.Example, answer) -> bool:
+  passage = example.tokens[example.passage_start:][:example.passage_len]
+  n = len(answer)
+  return n > 0 and any(np.array_equal(passage[i:i + n], answer)
+                       for i in range(len(passage) - n + 1))
+
+
+def evaluate(lm, tokenizer, examples: list[kv_qa.Example]) -> dict:
+  """Exact match of greedy decoding and of exact-extract on `examples`.
+
+  Returns:
+    A flat dict: exact-match rates, the fraction of greedy answers that
+    are passage spans, and seconds per question (compilation excluded).
+  """
+  arrays = kv_qa.batch(examples)
+  n = len(examples)
+  # Pad the last batch with copies of the first question: one compilation.
+  order = np.concatenate([np.arange(n), np.zeros((-n) % BATCH_SIZE, int)])
+  batches = [{k: jnp.asarray(v[rows]) for k, v in arrays.items()}
+             for rows in order.reshape(-1, BATCH_SIZE)]
+  extract = functools.partial(
+      span_scores, lm, max_passage_len=int(arrays["passage_len"].max()),
+      max_answer_len=MAX_ANSWER_LEN, stop_id=special_tokens.EOS)
+  greedy = functools.partial(greedy_answer, lm, max_answer_len=MAX_ANSWER_LEN,
+                             stop_id=special_tokens.EOS)
+  jax.block_until_ready((extract(**batches[0]),
+                         greedy(batches[0]["prompt"],
+                                batches[0]["prompt_len"])))
+  start = time.perf_counter()
+  scores = jax.block_until_ready([extract(**b) for b in batches])
+  extract_s = time.perf_counter() - start
+  start = time.perf_counter()
+  decoded = jax.block_until_ready([greedy(b["prompt"], b["prompt_len"])
+                                   for b in batches])
+  greedy_s = time.perf_counter() - start
+  scores = jnp.concatenate(scores)[:n]
+  tokens = np.concatenate([np.asarray(t) for t, _ in decoded])[:n]
+  answer_len = np.concatenate([np.asarray(a) for _, a in decoded])[:n]
+  greedy_ids = [t[:length] for t, length in zip(tokens, answer_len)]
+  gold = [e.answer for e in examples]
+  exact = lambda ids: float(np.mean([
+      a == g for a, g in zip(_texts(tokenizer, ids), gold)]))
+  result = {"greedy_exact_match": exact(greedy_ids)}
+  for name, normalized in (("", False), ("_normalized", True)):
+    span = best_span(scores, length_normalized=normalized)
+    result[f"exact_extract{name}_exact_match"] = exact([
+        e.tokens[e.passage_start + start:][:length] for e, start, length in
+        zip(examples, np.asarray(span.start), np.asarray(span.length))])
+  result["greedy_answer_is_span"] = float(np.mean([
+      len(ids) <= MAX_ANSWER_LEN and _is_span(e, ids)
+      for e, ids in zip(examples, greedy_ids)]))
+  result["exact_extract_seconds_per_question"] = extract_s / n
+  result["greedy_seconds_per_question"] = greedy_s / n
+  return result
+
+
+def finetune(lm: CachedLM, examples: list[kv_qa.Example],
+             seed: int = 0) -> CachedLM:
+  """The LM fine-tuned to answer `examples` (loss on answer + EOS only).
+
+  Adam at FINETUNE_LR, batches of FINETUNE_BATCH, for 10 epochs or 200
+  steps, whichever is more.
+  """
+  seqs = [np.concatenate([e.tokens, e.answer_tokens, [special_tokens.EOS]])
+          for e in examples]
+  width = max(map(len, seqs))
+  tokens = np.full((len(seqs), width), special_tokens.PAD, np.int32)
+  weights = np.zeros((len(seqs), width - 1), np.float32)
+  for row, (e, s) in enumerate(zip(examples, seqs)):
+    tokens[row, :len(s)] = s
+    weights[row, len(e.tokens) - 1:len(s) - 1] = 1.0  # predicts answer, EOS
+  optimizer = optax.adam(FINETUNE_LR)
+
+  @jax.jit
+  def step(params, opt_state, tokens, weights):
+    def loss(params):
+      logits = lm.module.apply({"params": params}, tokens[:, :-1])
+      logp = jax.nn.log_softmax(logits, -1)
+      nll = -jnp.take_along_axis(logp, tokens[:, 1:, None], -1)[..., 0]
+      return jnp.sum(nll * weights) / jnp.sum(weights)
+    grads = jax.grad(loss)(params)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  params, opt_state = lm.params, optimizer.init(lm.params)
+  rng = np.random.default_rng(seed)
+  steps = max(200, -(-10 * len(seqs) // FINETUNE_BATCH))
+  for _ in range(steps):
+    rows = rng.choice(len(seqs), FINETUNE_BATCH,
+                      replace=len(seqs) < FINETUNE_BATCH)
+    params, opt_state = step(params, opt_state, tokens[rows], weights[rows])
+  return CachedLM(params, lm.module)
+
+
+def report(target: models.Target, prompts, new_tokens: int) -> dict:
+  """Zero-shot exact match on `kv_qa` questions (prompts are not used)."""
+  del prompts, new_tokens  # the questions are the prompts here
+  examples = kv_qa.make_examples(lambda s: target.tokenizer.encode(s).ids,
+                                 NUM_QUESTIONS, seed=TEST_SEED)
+  return evaluate(target.lm, target.tokenizer, examples)

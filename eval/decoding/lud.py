@@ -1,0 +1,154 @@
+"""LUD report: look-ahead decoding of the LUD fine-tune against greedy.
+
+    python -m eval decoding --system lud
+
+The target LM is fine-tuned once with `train/configs/lud.py` (its workdir
+sits beside the target's, named `<target>_lud`); the report then decodes the
+prompts three ways: the fine-tune with look-ahead steps (m = 4 placeholders,
+beta = alpha = 0.9, the confidence that made a token part of a unit in
+training), the fine-tune greedily (the output LUD should reproduce), and the
+target greedily (the quality reference). Each output is scored by its mean
+NLL under the target, the paper's "no quality loss" measured against the
+model that was not fine-tuned.
+
+`ceiling_forwards_per_token` bounds what any look-ahead at this beta could
+give on this model: the forwards per token if every token of the
+fine-tune's greedy output that it is at least beta confident about (given
+the real tokens before it) came free with the token before it. LUD rests on
+an LM being confident about runs of tokens; a small LM seldom is.
+"""
+
+import dataclasses
+import functools
+import json
+import pathlib
+import shutil
+
+import jax
+import numpy as np
+from jax import numpy as jnp
+
+from eval.decoding import models
+from eval.decoding.metrics import repeated_ngram_rate, timed
+from ops.decoding.lud import lookahead_generate
+from ops.decoding.sampling import generate
+from train import config as config_lib
+from train import loop
+from train.tasks import lud as lud_task
+from zoo.lm import special_tokens
+from zoo.lm.decoder import CachedLM
+
+LOOKAHEAD = lud_task.MAX_UNIT_LEN - 1
+BETA = lud_task.ALPHA
+
+
+def finetune_workdir(target: models.Target) -> pathlib.Path:
+  return target.workdir.parent / f"{target.workdir.name}_lud"
+
+
+def finetuned(target: models.Target) -> tuple[CachedLM, float]:
+  """The target's LUD fine-tune and its held-out NLL.
+
+  Trained on first use, and again when the target was retrained since.
+  """
+  workdir = finetune_workdir(target)
+  done = workdir / "eval.json"
+  if not done.exists() or done.stat().st_mtime < (
+      target.workdir / "eval.json").stat().st_mtime:
+    shutil.rmtree(workdir, ignore_errors=True)  # a stale fine-tune
+    smoke = target.workdir == models.workdir_for(target.name, smoke=True)
+    cfg = config_lib.load_config("lud.py" + (":smoke" if smoke else ""))
+    # The target's own model and data, whichever target it is.
+    cfg = dataclasses.replace(
+        cfg, model=target.lm.module.config, init_from=str(target.workdir),
+        data=dataclasses.replace(cfg.data, name=target.dataset))
+    loop.run(cfg, workdir, devices=jax.devices()[:1])
+  run, state, _ = loop.load(workdir, devices=jax.devices()[:1])
+  val_nll = json.loads(done.read_text())["nll"]
+  return CachedLM(jax.device_get(state.params), run.model), val_nll
+
+
+def _continuation_logprobs(lm, prompts, continuations):
+  """[B, T, V] log-probabilities of the tokens after prompts [B, P]."""
+  tokens = jnp.concatenate([prompts, continuations], axis=1)
+  logits = lm(tokens[:, :-1])[:, prompts.shape[1] - 1:]
+  return jax.nn.log_softmax(logits, axis=-1)
+
+
+@jax.jit
+def continuation_nll(lm, prompts, continuations) -> jax.Array:
+  """[B] mean NLL of continuations [B, T] after prompts [B, P] under lm."""
+  logprobs = _continuation_logprobs(lm, prompts, continuations)
+  gold = jnp.take_along_axis(logprobs, continuations[..., None], axis=-1)
+  return -jnp.mean(gold[..., 0], axis=1)
+
+
+@functools.partial(jax.jit, static_argnames="max_unit_len")
+def ceiling_forwards_per_token(lm, prompts, greedy, beta,
+                               max_unit_len: int) -> jax.Array:
+  """[B] forwards per token of a perfect look-ahead, on lm's greedy output.
+
+  Every token of `greedy` [B, T] that lm predicts with confidence >= beta
+  (from the real tokens before it) is decided in the same forward as the
+  token before it, in units of at most `max_unit_len`: the best any
+  look-ahead at this beta can do on this model.
+  """
+  logprobs = _continuation_logprobs(lm, prompts, greedy)
+  confidence = jnp.exp(jnp.max(logprobs, axis=-1))
+  offsets = lud_task.unit_offsets(confidence, beta, max_unit_len)
+  return jnp.mean(offsets == 0, axis=1)
+
+
+def _common_prefix(a, b) -> np.ndarray:
+  """[B] length of the common prefix of rows of a and b [B, T]."""
+  differs = np.asarray(a) != np.asarray(b)
+  return np.where(differs.any(1), differs.argmax(1), differs.shape[1])
+
+
+def report(target: models.Target, prompts, new_tokens: int) -> dict:
+  """Look-ahead decoding of the LUD fine-tune beside greedy decoding.
+
+  Args:
+    target: the target LM (its LUD fine-tune is trained on first use).
+    prompts: [B, P] int32 held-out prompts.
+    new_tokens: T.
+
+  Returns:
+    Flat metrics: forwards per token, tokens per second, agreement with the
+    fine-tune's greedy output, NLLs under the target, and repetition rates.
+  """
+  lm, finetuned_val_nll = finetuned(target)
+  prompts = jnp.asarray(prompts, jnp.int32)
+  lud_generate = functools.partial(
+      lookahead_generate, placeholder=special_tokens.MASK,
+      lookahead=LOOKAHEAD, beta=BETA)
+  lud, lud_s = timed(lud_generate, lm, prompts, new_tokens)
+  greedy, greedy_s = timed(generate, lm, prompts, new_tokens)
+  base = generate(target.lm, prompts, new_tokens).tokens
+  nll = {name: float(jnp.mean(continuation_nll(target.lm, prompts, out)))
+         for name, out in (("lud", lud.tokens), ("greedy", greedy.tokens),
+                           ("target_greedy", base))}
+  matching = _common_prefix(lud.tokens, greedy.tokens)
+  forwards = np.asarray(lud.row_forward_calls) / new_tokens
+  return {
+      "target_val_loss": target.val_loss,
+      "target_greedy_rep4": target.greedy_rep4,
+      "finetuned_val_loss": finetuned_val_nll,
+      "target_forwards_per_token": float(np.mean(forwards)),
+      "batch_forwards_per_token": float(lud.forward_calls) / new_tokens,
+      "ceiling_forwards_per_token": float(jnp.mean(ceiling_forwards_per_token(
+          lm, prompts, greedy.tokens, BETA, LOOKAHEAD + 1))),
+      "mean_accepted_length": float(np.mean(1 / forwards)),
+      "tokens_per_second": prompts.shape[0] * new_tokens / lud_s,
+      "greedy_tokens_per_second": prompts.shape[0] * new_tokens / greedy_s,
+      "exact_match_rate": float(np.mean(matching == new_tokens)),
+      "matching_prefix_fraction": float(np.mean(matching)) / new_tokens,
+      "equals_greedy": bool(np.all(matching == new_tokens)),
+      "nll_lud": nll["lud"],
+      "nll_finetuned_greedy": nll["greedy"],
+      "nll_target_greedy": nll["target_greedy"],
+      "nll_ratio_lud_to_target_greedy": nll["lud"] / nll["target_greedy"],
+      "rep4_lud": repeated_ngram_rate(np.asarray(lud.tokens), 4),
+      "rep4_finetuned_greedy": repeated_ngram_rate(
+          np.asarray(greedy.tokens), 4),
+  }

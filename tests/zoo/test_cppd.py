@@ -1,0 +1,208 @@
+"""CPPD and its autoregressive baseline: targets, the single decoder pass,
+invariances, the greedy loop and learning."""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import numpy as np
+import optax
+import pytest
+from jax import numpy as jnp
+
+from train import config as config_lib
+from train.tasks import cppd as cppd_task
+from train.tasks import strip_ar
+from zoo.lm import special_tokens
+from zoo.vision import ar_decoder, cppd
+from zoo.vision.recognition import (
+    CHAR_BASE,
+    RecognizerConfig,
+    cut_at_eos,
+    label_tokens,
+)
+
+CFG = RecognizerConfig(image_height=8, image_width=48, max_len=5,
+                       embed_dim=32, num_heads=2, mlp_dim=48,
+                       encoder_layers=1, decoder_layers=2)
+AR_CFG = dataclasses.replace(CFG, decoder="autoregressive")
+EOS, PAD = special_tokens.EOS, special_tokens.PAD
+
+
+def _batch(seed, batch=6):
+  rng = np.random.default_rng(seed)
+  images = rng.uniform(size=(batch, CFG.image_height, CFG.image_width))
+  labels = np.stack([
+      label_tokens(rng.integers(0, CFG.num_classes, rng.integers(1, 6)),
+                   CFG.max_len) for _ in range(batch)])
+  return {"image": images.astype(np.float32), "label": labels}
+
+
+@pytest.fixture(scope="module")
+def parallel():
+  model = cppd.build(CFG)
+  return model, nn.meta.unbox(
+      cppd_task.init(model, jax.random.key(0), _batch(0)))
+
+
+@pytest.fixture(scope="module")
+def autoregressive():
+  model = cppd.build(AR_CFG)
+  return model, nn.meta.unbox(
+      strip_ar.init(model, jax.random.key(1), _batch(0)))
+
+
+def test_count_and_order_targets_hand_cases():
+  labels = jnp.stack([label_tokens([3, 0, 3], 5), label_tokens([7] * 5, 5),
+                      label_tokens([9], 5)])
+  counts = np.zeros((3, CFG.vocab_size), np.int32)
+  counts[0, [CHAR_BASE + 3, CHAR_BASE + 0, EOS]] = [2, 1, 1]
+  counts[1, [CHAR_BASE + 7, EOS]] = [5, 1]
+  counts[2, [CHAR_BASE + 9, EOS]] = [1, 1]
+  np.testing.assert_array_equal(cppd.count_targets(labels, CFG.vocab_size),
+                                counts)
+  np.testing.assert_array_equal(cppd.order_targets(labels), [
+      [1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0]])
+
+
+def test_cut_at_eos_pads_after_the_first_eos_only():
+  tokens = jnp.array([[5, EOS, 6, EOS, 7], [5, 6, 7, 8, 9], [EOS, 4, 4, 4, 4]])
+  np.testing.assert_array_equal(cut_at_eos(tokens), [
+      [5, EOS, PAD, PAD, PAD], [5, 6, 7, 8, 9], [EOS, PAD, PAD, PAD, PAD]])
+
+
+def test_inference_is_one_decoder_call_per_image(parallel):
+  model, variables = parallel
+  images = jnp.asarray(_batch(1)["image"])
+  calls = []
+
+  def count(next_fun, args, kwargs, context):
+    if isinstance(context.module, cppd.ParallelDecoder) and (
+        context.method_name == "__call__"):
+      calls.append(args[0].shape[0])  # images in this call
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(count):
+    tokens = cppd.decode(model, variables, images)
+  assert calls == [images.shape[0]]
+  assert tokens.shape == (images.shape[0], CFG.num_slots)
+  # No loop in the compiled program: the one traced call runs once.
+  jaxpr = str(jax.make_jaxpr(lambda x: cppd.decode(model, variables, x))(
+      images))
+  assert "while" not in jaxpr and "scan" not in jaxpr
+
+
+def test_dropping_the_class_queries_leaves_char_logits_unchanged(parallel):
+  model, variables = parallel
+  images = _batch(2)["image"]
+  trained = model.apply(variables, images, side_tasks=True)
+  inferred = model.apply(variables, images)
+  assert inferred.count_logits is None and inferred.order_logits is None
+  np.testing.assert_allclose(trained.char_logits, inferred.char_logits,
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_permuting_visual_tokens_with_their_positions_keeps_logits(parallel):
+  model, variables = parallel
+  visual = model.apply(variables, _batch(3)["image"],
+                       method=lambda m, x: m.encoder(x))
+  params = variables["params"]["decoder"]
+  decoder = cppd.ParallelDecoder(CFG)
+  perm = np.random.default_rng(3).permutation(CFG.num_visual)
+  permuted = {**params, "visual_pos": params["visual_pos"][perm]}
+  for side_tasks in (False, True):
+    out = decoder.apply({"params": params}, visual, side_tasks=side_tasks)
+    out_perm = decoder.apply({"params": permuted}, visual[:, perm],
+                             side_tasks=side_tasks)
+    for a, b in zip(out, out_perm):
+      if a is not None:
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def _stepwise_reference(model, variables, images):
+  """Greedy decoding by full teacher-forced forwards of the growing prefix,
+  stopping once every row has emitted EOS."""
+  b = images.shape[0]
+  prefix = np.full((b, 1), special_tokens.BOS, np.int32)
+  done = np.zeros(b, bool)
+  while prefix.shape[1] <= CFG.num_slots and not done.all():
+    logits = model.apply(variables, images, jnp.asarray(prefix))
+    token = np.asarray(jnp.argmax(logits[:, -1], axis=-1), np.int32)
+    prefix = np.concatenate([prefix, token[:, None]], axis=1)
+    done |= token == EOS
+  generated = prefix[:, 1:]
+  steps = generated.shape[1]
+  padded = np.full((b, CFG.num_slots), PAD, np.int32)
+  padded[:, :steps] = generated
+  return np.asarray(cut_at_eos(jnp.asarray(padded))), steps
+
+
+@pytest.mark.parametrize("eos_bias", [0.0, 2.0, 4.0])
+def test_greedy_loop_equals_stepwise_reference(autoregressive, eos_bias):
+  model, variables = autoregressive
+  # A larger EOS bias ends rows earlier: exercises the early exit and the
+  # cut at EOS as well as full-length decoding.
+  params = variables["params"]
+  head = {**params["head"],
+          "bias": params["head"]["bias"].at[EOS].add(eos_bias)}
+  variables = {"params": {**params, "head": head}}
+  images = jnp.asarray(_batch(4, batch=8)["image"])
+  expected, expected_steps = _stepwise_reference(model, variables, images)
+  decoded = jax.jit(ar_decoder.greedy_decode, static_argnums=0)(
+      model, variables, images)
+  np.testing.assert_array_equal(decoded.tokens, expected)
+  assert int(decoded.steps) == expected_steps
+
+
+def test_greedy_loop_covers_early_exit(autoregressive):
+  model, variables = autoregressive
+  params = variables["params"]
+  head = {**params["head"], "bias": params["head"]["bias"].at[EOS].add(50.)}
+  decoded = ar_decoder.greedy_decode(
+      model, {"params": {**params, "head": head}},
+      jnp.asarray(_batch(5)["image"]))
+  assert int(decoded.steps) == 1
+  assert (np.asarray(decoded.tokens)[:, 0] == EOS).all()
+
+
+def _train(task, model, variables, batch, steps=8):
+  tx = optax.adam(3e-3)
+
+  @jax.jit
+  def step(params, opt_state):
+    (loss, _), grads = jax.value_and_grad(
+        lambda p: task.loss(model, {"params": p}, batch, None),
+        has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state)
+    return optax.apply_updates(params, updates), opt_state, loss
+
+  params, losses = variables["params"], []
+  opt_state = tx.init(params)
+  for _ in range(steps):
+    params, opt_state, loss = step(params, opt_state)
+    losses.append(float(loss))
+  return losses
+
+
+def test_training_steps_reduce_the_loss(parallel, autoregressive):
+  batch = {k: jnp.asarray(v) for k, v in _batch(6, batch=16).items()}
+  for task, (model, variables) in ((cppd_task, parallel),
+                                   (strip_ar, autoregressive)):
+    losses = _train(task, model, variables, batch)
+    assert np.isfinite(losses).all()
+    assert losses[-1] < 0.8 * losses[0], (task.__name__, losses)
+
+
+def test_plain_pd_trains_the_character_loss_only(parallel):
+  model, variables = parallel
+  batch = _batch(7)
+  outputs = model.apply(variables, batch["image"], side_tasks=True)
+  full, metrics = cppd.cppd_loss(outputs, batch["label"], CFG)
+  plain_cfg = dataclasses.replace(CFG, side_loss_weight=0.0)
+  plain, _ = cppd.cppd_loss(outputs, batch["label"], plain_cfg)
+  np.testing.assert_allclose(plain, metrics["edge_loss"], rtol=1e-6)
+  np.testing.assert_allclose(
+      full, plain + metrics["count_loss"] + metrics["order_loss"], rtol=1e-5)
+  assert config_lib.load_config(
+      "cppd.py:smoke,side_losses=false").model.side_loss_weight == 0
+  assert config_lib.load_config("cppd_ar.py:smoke").task == "strip_ar"

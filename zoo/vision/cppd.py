@@ -1,0 +1,193 @@
+"""CPPD: Context Perception Parallel Decoder for text recognition.
+
+After Du et al., "Context Perception Parallel Decoder for Scene Text
+Recognition" (PaddleOCR's `rec_cppd_head.py`). The encoder's visual tokens
+(+ learned positions) feed two stacks of layers in which every token attends
+to the visual tokens only:
+
+* character counting (CC, training only): one query per vocabulary class
+  rides along the visual tokens; a head classifies how often that class
+  occurs (0..max_len), cross-entropy;
+* character ordering (CO): one query per output slot; a head's diagonal
+  gives "slot occupied" logits (characters and EOS), binary cross-entropy;
+* character prediction ("edge" attention): the CO slot features attend to
+  the CC-refined visual tokens, softmax(P Wq (F Wk)^T) F Wv, then a linear
+  map to the vocabulary; label-smoothed (0.1) cross-entropy.
+
+Loss = edge + w (cc + co). With w = 0 the same network is the plain parallel
+decoder (PD). Since class queries are never keys, the visual tokens evolve
+the same without them, so inference drops them: one decoder pass, argmax per
+slot, cut at the first EOS. Layers are pre-norm (RMSNorm, SwiGLU) rather
+than the reference's post-LayerNorm, and the edge attention is scaled by
+head_dim^-1/2; neither changes what is computed.
+"""
+
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import optax
+from jax import numpy as jnp
+
+from zoo import sharding
+from zoo.lm import special_tokens
+from zoo.vision import ar_decoder
+from zoo.vision.recognition import (
+    CrossLayer,
+    RecognizerConfig,
+    StripEncoder,
+    cut_at_eos,
+    learned,
+    sequence_loss,
+)
+
+
+class CPPDOutput(NamedTuple):
+  """char_logits: [B, S, V]; count_logits: [B, V, max_len + 1] and
+  order_logits: [B, S], or None when the side tasks were not run."""
+
+  char_logits: jax.Array
+  count_logits: jax.Array | None
+  order_logits: jax.Array | None
+
+
+def count_targets(labels: jax.Array, vocab_size: int) -> jax.Array:
+  """[B, S] label tokens -> [B, V] int32 occurrences of each token.
+
+  EOS counts once; PAD is not a character and counts zero.
+  """
+  counts = jnp.sum(jax.nn.one_hot(labels, vocab_size, dtype=jnp.int32),
+                   axis=1)
+  return counts.at[:, special_tokens.PAD].set(0)
+
+
+def order_targets(labels: jax.Array) -> jax.Array:
+  """[B, S] label tokens -> [B, S] float32, 1 on characters and EOS."""
+  return (labels != special_tokens.PAD).astype(jnp.float32)
+
+
+def _head(features, axes, name):
+  return nn.Dense(
+      features, name=name,
+      kernel_init=nn.with_logical_partitioning(
+          nn.initializers.lecun_normal(), axes),
+      bias_init=nn.with_logical_partitioning(nn.initializers.zeros_init(),
+                                             axes[1:]))
+
+
+class ParallelDecoder(nn.Module):
+  """visual tokens [B, N, E] -> CPPDOutput, in one pass.
+
+  Initialise with `side_tasks=True` so that the side heads have parameters.
+  """
+
+  cfg: RecognizerConfig
+
+  def setup(self):
+    cfg = self.cfg
+    self.visual_pos = learned((cfg.num_visual, cfg.embed_dim), "visual_pos",
+                              self)
+    self.class_queries = learned((cfg.vocab_size, cfg.embed_dim),
+                                 "class_queries", self)
+    self.slot_queries = learned((cfg.num_slots, cfg.embed_dim),
+                                "slot_queries", self)
+    self.counting = [CrossLayer(cfg, name=f"counting_{i}")
+                     for i in range(cfg.decoder_layers)]
+    self.ordering = [CrossLayer(cfg, name=f"ordering_{i}")
+                     for i in range(cfg.decoder_layers)]
+    self.edge = CrossLayer(cfg)
+    self.char_norm = nn.RMSNorm()
+    self.char_head = _head(cfg.vocab_size, (sharding.EMBED, sharding.VOCAB),
+                           "char_head")
+    self.count_norm = nn.RMSNorm()
+    self.count_head = _head(cfg.max_len + 1, (sharding.EMBED, None),
+                            "count_head")
+    self.order_norm = nn.RMSNorm()
+    self.order_head = _head(cfg.num_slots, (sharding.EMBED, None),
+                            "order_head")
+
+  def __call__(self, visual, *, side_tasks: bool = False) -> CPPDOutput:
+    """Args:
+
+      visual: [B, N, E] the encoder's tokens.
+      side_tasks: also run the counting and ordering heads (training).
+    """
+    b = visual.shape[0]
+    tile = lambda table: jnp.broadcast_to(table, (b,) + table.shape)
+    visual = visual + self.visual_pos
+    num_queries = self.cfg.vocab_size if side_tasks else 0
+    counted = visual
+    if side_tasks:
+      counted = jnp.concatenate([tile(self.class_queries), visual], axis=1)
+    for layer in self.counting:
+      counted = layer(counted, layer.keys_values(counted[:, num_queries:]))
+    slots = jnp.concatenate([tile(self.slot_queries), visual], axis=1)
+    s = self.cfg.num_slots
+    for layer in self.ordering:
+      slots = layer(slots, layer.keys_values(slots[:, s:]))
+    slots = slots[:, :s]
+    chars = self.edge(slots,
+                      self.edge.keys_values(counted[:, num_queries:]))
+    char_logits = self.char_head(self.char_norm(chars))
+    if not side_tasks:
+      return CPPDOutput(char_logits, None, None)
+    count_logits = self.count_head(self.count_norm(counted[:, :num_queries]))
+    # Slot i's logit is output i of its own features (the diagonal).
+    order_logits = jnp.diagonal(self.order_head(self.order_norm(slots)),
+                                axis1=1, axis2=2)
+    return CPPDOutput(char_logits, count_logits, order_logits)
+
+
+class CPPD(nn.Module):
+  """images [B, H, W] -> CPPDOutput (StripEncoder + ParallelDecoder)."""
+
+  cfg: RecognizerConfig
+
+  def setup(self):
+    self.encoder = StripEncoder(self.cfg)
+    self.decoder = ParallelDecoder(self.cfg)
+
+  def __call__(self, images, *, side_tasks: bool = False) -> CPPDOutput:
+    return self.decoder(self.encoder(images), side_tasks=side_tasks)
+
+
+def cppd_loss(outputs: CPPDOutput, labels, cfg: RecognizerConfig):
+  """`edge + w (count + order)` and metrics; labels [B, S] tokens.
+
+  With `cfg.side_loss_weight == 0` only the edge loss is computed (PD).
+  """
+  edge, metrics = sequence_loss(outputs.char_logits, labels,
+                                cfg.label_smoothing)
+  metrics["edge_loss"] = edge
+  if cfg.side_loss_weight == 0:
+    return edge, metrics
+  if outputs.count_logits is None:
+    raise ValueError("cppd_loss: side_loss_weight > 0 needs outputs of a "
+                     "call with side_tasks=True")
+  count = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(
+      outputs.count_logits, count_targets(labels, cfg.vocab_size)))
+  order = jnp.mean(optax.sigmoid_binary_cross_entropy(
+      outputs.order_logits, order_targets(labels)))
+  metrics.update(count_loss=count, order_loss=order)
+  return edge + cfg.side_loss_weight * (count + order), metrics
+
+
+def decode(model: CPPD, variables, images) -> jax.Array:
+  """images [B, H, W] -> tokens [B, S]: one decoder pass, argmax, cut at
+  the first EOS (PAD after it)."""
+  logits = model.apply(variables, images).char_logits
+  return cut_at_eos(jnp.argmax(logits, axis=-1).astype(jnp.int32))
+
+
+def build(cfg: RecognizerConfig) -> nn.Module:
+  """CPPD, or the autoregressive baseline when cfg.decoder says so."""
+  if cfg.decoder == "autoregressive":
+    return ar_decoder.ARRecognizer(cfg)
+  return CPPD(cfg)
+
+
+def recognize(model: nn.Module, variables, images) -> jax.Array:
+  """images [B, H, W] -> tokens [B, S] with either recognizer."""
+  if isinstance(model, ar_decoder.ARRecognizer):
+    return ar_decoder.greedy_decode(model, variables, images).tokens
+  return decode(model, variables, images)
