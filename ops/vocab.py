@@ -84,11 +84,29 @@ def _assemble(lse, top_logits, top_ids, entropy, token_logprob,
       token_logprob=token_logprob)
 
 
+def _top_two(x):
+  """`lax.top_k(x, 2)` from two max passes (top_k is slow on XLA:CPU).
+
+  Ties go to the lowest id, as in top_k, also when every remaining entry
+  is -inf.
+  """
+  first = jnp.argmax(x, axis=-1)
+  ids = jnp.arange(x.shape[-1])
+  rest = jnp.where(ids == first[..., None], -jnp.inf, x)
+  second = jnp.argmax(rest, axis=-1)
+  # All-(-inf) rest: argmax found the masked slot; take the lowest other id.
+  second = jnp.where(second == first, jnp.where(first == 0, 1, 0), second)
+  top_ids = jnp.stack([first, second], axis=-1)
+  return jnp.take_along_axis(x, top_ids, -1), top_ids
+
+
 def vocab_reduce_reference(logits, *, k=1, tokens=None) -> VocabStats:
   """The statistics in f32 with jnp; see `vocab_reduce`."""
   x = logits.astype(jnp.float32)
   lse = jax.nn.logsumexp(x, axis=-1)
-  top_logits, top_ids = jax.lax.top_k(x, _top_slots(x.shape[-1], k))
+  slots = _top_slots(x.shape[-1], k)
+  top_logits, top_ids = (_top_two(x) if slots == 2 else
+                         jax.lax.top_k(x, slots))
   logp = x - lse[..., None]
   p = jnp.exp(logp)
   entropy = -jnp.sum(jnp.where(p > 0, p * logp, 0.0), axis=-1)

@@ -29,7 +29,7 @@ import numpy as np
 from jax import numpy as jnp
 
 from eval.decoding import models
-from eval.decoding.metrics import repeated_ngram_rate, timed
+from eval.decoding.metrics import continuation_nll, repeated_ngram_rate, timed
 from ops.decoding.lud import lookahead_generate
 from ops.decoding.sampling import generate
 from train import config as config_lib
@@ -76,13 +76,6 @@ def _continuation_logprobs(lm, prompts, continuations):
 
 
 @jax.jit
-def continuation_nll(lm, prompts, continuations) -> jax.Array:
-  """[B] mean NLL of continuations [B, T] after prompts [B, P] under lm."""
-  logprobs = _continuation_logprobs(lm, prompts, continuations)
-  gold = jnp.take_along_axis(logprobs, continuations[..., None], axis=-1)
-  return -jnp.mean(gold[..., 0], axis=1)
-
-
 @functools.partial(jax.jit, static_argnames="max_unit_len")
 def ceiling_forwards_per_token(lm, prompts, greedy, beta,
                                max_unit_len: int) -> jax.Array:

@@ -18,8 +18,12 @@ import numpy as np
 from jax import numpy as jnp
 
 from eval.decoding import models
-from eval.decoding.lud import continuation_nll
-from eval.decoding.metrics import distinct_n, repeated_ngram_rate, timed
+from eval.decoding.metrics import (
+  continuation_nll,
+  distinct_n,
+  repeated_ngram_rate,
+  timed,
+)
 from ops.decoding import ngram
 from ops.decoding.sampling import generate
 from ops.decoding.superposed import superposed_decode
