@@ -75,7 +75,6 @@ def _continuation_logprobs(lm, prompts, continuations):
   return jax.nn.log_softmax(logits, axis=-1)
 
 
-@jax.jit
 @functools.partial(jax.jit, static_argnames="max_unit_len")
 def ceiling_forwards_per_token(lm, prompts, greedy, beta,
                                max_unit_len: int) -> jax.Array:
