@@ -27,7 +27,7 @@ SAMPLERS = {
 
 def check():
   mdm = model.load()
-  examples, prompts = sweep.test_examples(NUM_TEST)
+  examples, prompts = sweep.load_examples(NUM_TEST)
   runs = {name: sweep.evaluate(mdm, examples, prompts,
                                sweep.Sampler(rule))
           for name, rule in SAMPLERS.items()}

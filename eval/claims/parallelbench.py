@@ -29,7 +29,7 @@ PER_STEP = (1, 2, 4, 8)
 
 def check():
   mdm = model.load()
-  examples, prompts = sweep.test_examples(NUM_TEST)
+  examples, prompts = sweep.load_examples(NUM_TEST)
   results = {k: sweep.evaluate(mdm, examples, prompts,
                                sweep.Sampler(UnmaskRule("confidence", k=k)))
              for k in PER_STEP}

@@ -7,8 +7,9 @@ tokens per step (k = 1, 2, 4) by sampling, beside shuffle's closed form.
 Then the list-task MDM (trained once into the user cache, or `--workdir`)
 on `--num` test examples with every unmasking rule at several settings:
 top-k by confidence, margin, entropy and at random (k = 1, 2, 4, 8),
-threshold, factor, LocalLeap and Learn2PD's filter (fitted on train
-prompts) with end-of-text prediction. Prints accuracy per task, mean NFE
+threshold, factor, LocalLeap and Learn2PD's filter with end-of-text
+prediction (fitted and calibrated on train prompts; at its calibrated
+threshold and at 0.9). Prints accuracy per task, mean NFE
 and tokens per step, the PBx summary (the most tokens per step that keeps
 x% accuracy), and saves the accuracy-versus-tokens-per-step plot with its
 Pareto front.
@@ -21,6 +22,7 @@ import sys
 
 import jax
 
+from eval.parallelbench import filter as filter_lib
 from eval.parallelbench import lists, oracle, sweep
 from ops.decoding.unmask import UnmaskRule
 
@@ -30,8 +32,8 @@ SHORT = {"copy": "copy", "reverse": "rev", "sort": "sort", "shuffle": "shuf",
          "replace_index": "rep_i", "replace_random": "rep_r"}
 
 
-def samplers() -> list[sweep.Sampler]:
-  """Every rule at several settings; Learn2PD's filter rules come last."""
+def samplers(filter_thresholds=(0.9,)) -> list[sweep.Sampler]:
+  """Every rule at several settings; Learn2PD's (with EoTP) come last."""
   rules = [UnmaskRule(kind, k=k)
            for kind in ("confidence", "margin", "entropy", "random")
            for k in (1, 2, 4, 8)]
@@ -41,9 +43,7 @@ def samplers() -> list[sweep.Sampler]:
   rules += [UnmaskRule("localleap", threshold=0.9, relaxed_threshold=r,
                        radius=4) for r in (0.75, 0.5)]
   out = [sweep.Sampler(rule) for rule in rules]
-  out += [sweep.Sampler(UnmaskRule("filter", threshold=t),
-                        eot_truncation=True) for t in (0.9, 0.5)]
-  return out
+  return out + [filter_lib.learn2pd(t) for t in filter_thresholds]
 
 
 def pb_summary(results: list[sweep.Result],
@@ -107,15 +107,17 @@ def table(results: list[sweep.Result]) -> str:
 
 def run(workdir=None, num: int = 500, smoke: bool = False) -> dict:
   """The oracle rows and the trained model's results (see the docstring)."""
-  from eval.parallelbench import filter as filter_lib
   from eval.parallelbench import model as model_lib
 
   key = jax.random.key(0)
   mdm = model_lib.load(smoke=smoke, workdir=workdir)
-  examples, prompts = sweep.test_examples(num)
-  learned = filter_lib.fit(mdm, num_prompts=64 if smoke else 512)
+  examples, prompts = sweep.load_examples(num)
+  fitted = filter_lib.fit(mdm, num_prompts=64 if smoke else 512,
+                          num_calibration=64 if smoke else 500)
+  thresholds = sorted({0.9, fitted.threshold})
   results = [sweep.evaluate(mdm, examples, prompts, s, key=key,
-                            learned_filter=learned) for s in samplers()]
+                            learned_filter=fitted.filter)
+             for s in samplers(thresholds)]
   return {"oracle": oracle.sampled_accuracy(key), "results": results,
           "pb": pb_summary(results)}
 

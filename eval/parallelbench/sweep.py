@@ -1,6 +1,6 @@
 """Decoding the list tasks with one sampler setting: accuracy and NFE.
 
-    examples, prompts = test_examples(num=500)
+    examples, prompts = load_examples(num=500)
     result = evaluate(mdm, examples, prompts, Sampler(UnmaskRule("threshold")))
 
 `mdm` is a trained model (`eval.parallelbench.model.TrainedMDM`: the
@@ -63,7 +63,7 @@ class Result:
     return float(self.correct[self.tasks == task].mean())
 
 
-def test_examples(num: int | None = None, split: str = "test"
+def load_examples(num: int | None = None, split: str = "test"
                   ) -> tuple[list[lists.Example], np.ndarray]:
   """The first `num` records of a `parallelbench_lists` split.
 

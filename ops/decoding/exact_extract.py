@@ -64,7 +64,8 @@ def span_scores(lm, prompt, prompt_len, passage_start, passage_len, *,
     prompt: [B, P] int, right-padded prompts (passage, then question).
     prompt_len: [B] int, each prompt's true length.
     passage_start: [B] int, where the passage starts in the prompt.
-    passage_len: [B] int, its length in tokens (<= max_passage_len).
+    passage_len: [B] int, its length in tokens; spans starting at or after
+      max_passage_len are not scored.
     max_passage_len: N.
     max_answer_len: L, the longest span scored.
     stop_id: the token that ends an answer (e.g. EOS).
@@ -75,6 +76,13 @@ def span_scores(lm, prompt, prompt_len, passage_start, passage_len, *,
   """
   b = prompt.shape[0]
   n, length = max_passage_len, max_answer_len
+  if n < 1 or length < 1:
+    raise ValueError(f"span_scores: max_passage_len ({n}) and "
+                     f"max_answer_len ({length}) must be >= 1")
+  if passage_start.shape != (b,) or passage_len.shape != (b,):
+    raise ValueError(f"span_scores: passage_start and passage_len must be "
+                     f"[B={b}], got {passage_start.shape} and "
+                     f"{passage_len.shape}")
   first, cache = _prefill(lm, prompt, prompt_len, length)
   offset = jnp.arange(n)[:, None] + jnp.arange(length)  # [N, L]
   inside = offset < passage_len[:, None, None]  # [B, N, L]

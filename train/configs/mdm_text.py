@@ -3,9 +3,10 @@
     python -m train --config train/configs/mdm_text.py --workdir runs/mdm_text
 
 `stdlib_text_bpe` windows cut to 96 tokens: the first 32 are the prompt
-(never masked), the other 64 are masked at a rate t ~ U(0, 1). A 4-layer,
-width-128 bidirectional transformer, the ELBO-weighted masked loss, AdamW
-3e-3 with warmup and cosine decay, batch 32, 1000 steps. `:smoke` trains a
+(never masked), the other 64 are masked at a rate t ~ U(0, 1), decoded in
+blocks of 16. A 4-layer, width-128 bidirectional transformer, cross-entropy
+averaged over the masked positions, AdamW 3e-3 with warmup and cosine
+decay, batch 32, 1000 steps. `:smoke` trains a
 1-layer width-32 model for 20 steps; `:seed=N`; `:block_causal` as in
 mdm_lists.py.
 """

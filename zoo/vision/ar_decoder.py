@@ -44,9 +44,8 @@ class ARRecognizer(nn.Module):
   def setup(self):
     cfg = self.cfg
     self.encoder = StripEncoder(cfg)
-    self.visual_pos = learned((cfg.num_visual, cfg.embed_dim), "visual_pos",
-                              self)
-    self.slot_pos = learned((cfg.num_slots, cfg.embed_dim), "slot_pos", self)
+    self.visual_pos = learned(self, "visual_pos", cfg.num_visual)
+    self.slot_pos = learned(self, "slot_pos", cfg.num_slots)
     self.embedding = nn.Embed(
         cfg.vocab_size, cfg.embed_dim,
         embedding_init=nn.with_logical_partitioning(

@@ -85,12 +85,9 @@ class ParallelDecoder(nn.Module):
 
   def setup(self):
     cfg = self.cfg
-    self.visual_pos = learned((cfg.num_visual, cfg.embed_dim), "visual_pos",
-                              self)
-    self.class_queries = learned((cfg.vocab_size, cfg.embed_dim),
-                                 "class_queries", self)
-    self.slot_queries = learned((cfg.num_slots, cfg.embed_dim),
-                                "slot_queries", self)
+    self.visual_pos = learned(self, "visual_pos", cfg.num_visual)
+    self.class_queries = learned(self, "class_queries", cfg.vocab_size)
+    self.slot_queries = learned(self, "slot_queries", cfg.num_slots)
     self.counting = [CrossLayer(cfg, name=f"counting_{i}")
                      for i in range(cfg.decoder_layers)]
     self.ordering = [CrossLayer(cfg, name=f"ordering_{i}")

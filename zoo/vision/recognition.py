@@ -156,11 +156,20 @@ def sequence_loss(logits, labels, label_smoothing: float):
   return loss, metrics
 
 
-def learned(shape: tuple[int, ...], name: str, module: nn.Module):
-  """A learned table (positions, queries) initialised N(0, 1): the scale of
-  the RMS-normalised tokens it joins, so positions count from the start."""
+def learned(module: nn.Module, name: str, rows: int):
+  """A learned [rows, embed_dim] table (positions, queries) of `module`,
+  initialised N(0, 1): the scale of the RMS-normalised tokens it joins, so
+  positions count from the start."""
   return module.param(name, nn.with_logical_partitioning(
-      nn.initializers.normal(1.0), (None, sharding.EMBED)), shape)
+      nn.initializers.normal(1.0), (None, sharding.EMBED)),
+      (rows, module.cfg.embed_dim))
+
+
+def _conv(features, kernel, strides, padding, name):
+  return nn.Conv(
+      features, kernel, strides, padding=padding, name=name,
+      kernel_init=nn.with_logical_partitioning(
+          nn.initializers.lecun_normal(), (None, None, None, sharding.EMBED)))
 
 
 class StripEncoder(nn.Module):
@@ -171,22 +180,17 @@ class StripEncoder(nn.Module):
   @nn.compact
   def __call__(self, images):
     cfg = self.cfg
-    conv = lambda features, kernel, strides, padding, name: nn.Conv(
-        features, kernel, strides, padding=padding, name=name,
-        kernel_init=nn.with_logical_partitioning(
-            nn.initializers.lecun_normal(),
-            (None, None, None, sharding.EMBED)))
     x = images[..., None]
-    x = nn.gelu(conv(cfg.embed_dim // 2, (3, 3), 2, "SAME", "stem_0")(x))
-    x = nn.gelu(conv(cfg.embed_dim, (3, 3), 2, "SAME", "stem_1")(x))
-    x = nn.gelu(conv(cfg.embed_dim, (3, 3), 1, "SAME", "stem_2")(x))
+    x = nn.gelu(_conv(cfg.embed_dim // 2, (3, 3), 2, "SAME", "stem_0")(x))
+    x = nn.gelu(_conv(cfg.embed_dim, (3, 3), 2, "SAME", "stem_1")(x))
+    x = nn.gelu(_conv(cfg.embed_dim, (3, 3), 1, "SAME", "stem_2")(x))
     # One token per column: a conv over the remaining height.
-    x = conv(cfg.embed_dim, (cfg.image_height // STRIDE, 1), 1, "VALID",
+    x = _conv(cfg.embed_dim, (cfg.image_height // STRIDE, 1), 1, "VALID",
              "columns")(x)[:, 0]
     # Blank columns give all-zero tokens, which the blocks' RMSNorm would
     # blow up; a learned position per column (as SVTR adds after its patch
     # embedding) gives every token a scale.
-    x = x + learned((cfg.num_visual, cfg.embed_dim), "positions", self)
+    x = x + learned(self, "positions", cfg.num_visual)
     b, n = x.shape[:2]
     positions = jnp.broadcast_to(jnp.arange(n), (b, n))
     everything = jnp.ones((n, n), jnp.bool_)
