@@ -126,14 +126,14 @@ def _truncate_after_eot(gen, lo, write, transfer, tokens, confidence,
                         mask_id, eos_id):
   """Fills masked positions after the (decoded or predicted) EOS with EOS.
 
-  gen: [B, G] after the step; lo: the block's offset in gen; write, transfer,
-  tokens, confidence: [B, N] of the block.
+  gen: [B, G] after the step; lo: the block's offset in gen (int or
+  traced); write, transfer, tokens, confidence: [B, N] of the block.
   """
   g, n = gen.shape[1], write.shape[1]
   offsets = jnp.arange(n) + lo
   wrote_eos = transfer & (write == eos_id)
   first_written = jnp.min(jnp.where(wrote_eos, offsets, g), axis=-1)
-  still_masked = gen[:, lo:lo + n] == mask_id
+  still_masked = jax.lax.dynamic_slice_in_dim(gen, lo, n, axis=1) == mask_id
   predicted = still_masked & (tokens == eos_id)
   surest = offsets[jnp.argmax(jnp.where(predicted, confidence, -1.0), -1)]
   cut = jnp.where(jnp.any(wrote_eos, -1), first_written,
@@ -219,22 +219,26 @@ def generate(model, prompt, *, gen_len: int, block_len: int,
                   jnp.zeros((gen_len,), jnp.int32))
   state = (canvas, cache, jnp.zeros((b,), jnp.int32), jnp.int32(0), trace)
 
-  def logits_of(canvas, cache, start, lo, hi):
-    """[B, N, V] logits of the block [lo, hi) and the updated cache."""
+  def window(array, lo):
+    """[B, N] slice of array [B, L] at lo (an int, or traced)."""
+    return jax.lax.dynamic_slice_in_dim(array, lo, block_len, axis=1)
+
+  def logits_of(canvas, cache, start, lo):
+    """[B, N, V] logits of the block at lo, and the updated cache."""
     if not cached:
-      return model(canvas, qq_mask=mask)[:, lo:hi], cache
-    end = hi if attention == "block_causal" else length
+      return window(model(canvas, qq_mask=mask), lo), cache
+    end = lo + block_len if attention == "block_causal" else length
     cache = cache.replace(length=jnp.full((b,), start, jnp.int32))
     logits, cache = model.extend(canvas[:, start:end], cache,
                                  qq_mask=mask[start:end, start:end])
-    return logits[:, lo - start:hi - start], cache
+    return logits[:, lo - start:lo - start + block_len], cache
 
-  def step(state, start, lo, hi):
+  def step(state, start, lo):
     canvas, cache, nfe, count, trace = state
-    block = canvas[:, lo:hi]
+    block = window(canvas, lo)
     masked = block == mask_id
     active = jnp.any(masked, axis=-1)
-    logits, cache = logits_of(canvas, cache, start, lo, hi)
+    logits, cache = logits_of(canvas, cache, start, lo)
     step_key = jax.random.fold_in(key, count)
     tokens, stats = predict(logits, jax.random.fold_in(step_key, 0),
                             temperature, mask_id)
@@ -243,11 +247,12 @@ def generate(model, prompt, *, gen_len: int, block_len: int,
       accept = jax.nn.sigmoid(
           learned_filter(stats.confidence, masked)) > rule.threshold
     elif rule.kind == "reference":
-      write = reference[:, lo - p:hi - p]
+      write = window(reference, lo - p)
       accept = tokens == write
     transfer = select(rule, stats, masked,
                       key=jax.random.fold_in(step_key, 1), accept=accept)
-    canvas = canvas.at[:, lo:hi].set(jnp.where(transfer, write, block))
+    canvas = jax.lax.dynamic_update_slice_in_dim(
+        canvas, jnp.where(transfer, write, block), lo, axis=1)
     if eot_truncation:
       gen = _truncate_after_eot(canvas[:, p:], lo - p, write, transfer,
                                 tokens, stats.confidence, mask_id, eos_id)
@@ -259,15 +264,22 @@ def generate(model, prompt, *, gen_len: int, block_len: int,
                       (lo - p) // block_len))))
     return (canvas, cache, nfe + active, count + jnp.any(active), trace)
 
-  def unfinished(lo, hi):
-    return lambda state: jnp.any(state[0][:, lo:hi] == mask_id)
+  if cached:
+    # Static windows: a block's first step also rewrites the block before.
+    for lo in range(p, length, block_len):
+      state = step(state, 0 if lo == p else lo - block_len, lo)
+      state = jax.lax.while_loop(
+          lambda s, lo=lo: jnp.any(window(s[0], lo) == mask_id),
+          functools.partial(step, start=lo, lo=lo), state)
+  else:
+    # One loop body for every block: the active block is the first one that
+    # still holds a mask in some row.
+    def first_unfinished(state):
+      gen = state[0][:, p:].reshape(b, -1, block_len)
+      return p + block_len * jnp.argmax(jnp.any(gen == mask_id, axis=(0, 2)))
 
-  for lo in range(p, length, block_len):
-    hi = lo + block_len
-    first_start = 0 if lo == p else lo - block_len
-    state = step(state, first_start, lo, hi)
     state = jax.lax.while_loop(
-        unfinished(lo, hi), functools.partial(step, start=lo, lo=lo, hi=hi),
-        state)
+        lambda s: jnp.any(s[0][:, p:] == mask_id),
+        lambda s: step(s, None, first_unfinished(s)), state)
   canvas, _, nfe, _, trace = state
   return DiffusionOutput(canvas[:, p:], nfe, trace)

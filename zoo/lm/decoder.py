@@ -54,7 +54,8 @@ class DecoderConfig:
   dtype: str = "float32"
 
   def __post_init__(self):
-    if self.embed_dim % self.num_heads or (self.embed_dim // self.num_heads) % 2:
+    head_dim, rest = divmod(self.embed_dim, self.num_heads)
+    if rest or head_dim % 2:
       raise ConfigError(f"DecoderConfig: embed_dim={self.embed_dim} must split "
                         f"into {self.num_heads} heads of even width")
     if self.num_kv_heads < 0 or self.num_heads % self.kv_heads:

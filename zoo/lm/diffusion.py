@@ -21,10 +21,11 @@ the ELBO weighs every sequence alike whatever its t, so lightly masked
 sequences, whose few masked tokens are easy to infer from the rest, carry
 as much gradient as heavily masked ones; the plain mean weighs a sequence
 by how many tokens it masks, i.e. by t, and heavily masked canvases are
-where a sampler starting from an all-mask block needs the model to be good. On the list tasks at toy scale
-that is what trains fastest: after 2000 steps (3 layers, width 96, batch
-32) greedy one-token-per-step accuracy on 500 test examples was 0.57 with
-the plain mean against 0.32 with the ELBO weighting.
+where a sampler starting from an all-mask block needs the model to be
+good. On the list tasks at toy scale that is what trains fastest: after
+2000 steps (3 layers, width 96, batch 32) greedy one-token-per-step
+accuracy on 500 test examples was 0.57 with the plain mean against 0.32
+with the ELBO weighting.
 """
 
 import dataclasses
