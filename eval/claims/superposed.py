@@ -11,6 +11,8 @@ pass, three separate runs cost 3); wall-clock speed-up over three separate
 nucleus runs (p = 0.9), against the paper's 2.44x for k >= 3; wall-clock
 speed-up over three separate greedy runs (>= 1: it beats them); and the
 best-of-3 mean NLL of the drafts against that of three nucleus samples.
+The speed-ups measured in process CPU time are in the claim text: on a
+shared machine the wall clock also counts other processes.
 The target's held-out loss and greedy repeated-4-gram rate, and the "draft
 1 == greedy" rate, are in the claim text.
 """
@@ -33,11 +35,14 @@ def check():
                "target_forwards_per_token", r["target_forwards_per_token"],
                3.0, 1.0, higher_is_better=False),
       measured("superposed", "wall clock: >= 2.44x faster than three "
-               f"separate nucleus runs (baseline: SPD seconds; {setting})",
+               f"separate nucleus runs (baseline: SPD seconds; process CPU "
+               f"time: {r['cpu_speedup_vs_3_nucleus_runs']:.2f}x; "
+               f"{setting})",
                "speedup_vs_3_nucleus_runs", r["speedup_vs_3_nucleus_runs"],
                r["spd_seconds"], 2.44),
       measured("superposed", "wall clock: beats three separate greedy runs "
-               f"(baseline: SPD cost in greedy runs; {setting})",
+               f"(baseline: SPD cost in greedy runs; process CPU time: "
+               f"{r['cpu_speedup_vs_3_greedy_runs']:.2f}x; {setting})",
                "speedup_vs_3_greedy_runs", r["speedup_vs_3_greedy_runs"],
                r["spd_cost_in_greedy_runs"], 1.0),
       measured("superposed", "best-of-3 mean NLL of the drafts <= that of 3 "

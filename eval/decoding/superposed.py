@@ -13,6 +13,8 @@ the greedy continuation: superposition assumes the first layers are nearly
 linear in the input embedding, which a small model may not honour.
 """
 
+import time
+
 import jax
 import numpy as np
 from jax import numpy as jnp
@@ -22,7 +24,6 @@ from eval.decoding.metrics import (
   continuation_nll,
   distinct_n,
   repeated_ngram_rate,
-  timed,
 )
 from ops.decoding import ngram
 from ops.decoding.sampling import generate
@@ -30,6 +31,20 @@ from ops.decoding.superposed import superposed_decode
 
 NUM_DRAFTS = 3
 TOP_P = 0.9
+
+
+def _clocked(fn, *args, repeats: int = 3, **kwargs):
+  """(result, median wall seconds, median process CPU seconds) of a call,
+  after one warm-up (compile) call. On a shared machine the CPU time is
+  the steadier measure of cost; XLA's threads all count in it."""
+  result = jax.block_until_ready(fn(*args, **kwargs))
+  wall, cpu = [], []
+  for _ in range(repeats):
+    start, start_cpu = time.perf_counter(), time.process_time()
+    jax.block_until_ready(fn(*args, **kwargs))
+    wall.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
+  return result, float(np.median(wall)), float(np.median(cpu))
 
 
 def _nll(lm, prompts, drafts) -> np.ndarray:
@@ -70,11 +85,11 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
     return generate(lm, jnp.tile(prompts, (NUM_DRAFTS, 1)), t, keys[0],
                     temperature=1.0, top_p=TOP_P)
 
-  spd, spd_s = timed(superposed_decode, lm, prompts, t, table,
-                     num_drafts=NUM_DRAFTS)
-  samples, nucleus_s = timed(nucleus_runs)
-  _, batched_s = timed(nucleus_batched)
-  greedy, greedy_s = timed(generate, lm, prompts, t)
+  spd, spd_s, spd_cpu = _clocked(superposed_decode, lm, prompts, t, table,
+                                 num_drafts=NUM_DRAFTS)
+  samples, nucleus_s, nucleus_cpu = _clocked(nucleus_runs)
+  _, batched_s, batched_cpu = _clocked(nucleus_batched)
+  greedy, greedy_s, greedy_cpu = _clocked(generate, lm, prompts, t)
   samples = jnp.stack([s.tokens for s in samples], axis=1)  # [B, k, T]
   spd_nll = _nll(lm, prompts, spd.tokens)
   nucleus_nll = _nll(lm, prompts, samples)
@@ -89,6 +104,10 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
       "speedup_vs_batched_nucleus": batched_s / spd_s,
       "speedup_vs_3_greedy_runs": NUM_DRAFTS * greedy_s / spd_s,
       "spd_cost_in_greedy_runs": spd_s / greedy_s,
+      "spd_cpu_seconds": spd_cpu,
+      "cpu_speedup_vs_3_nucleus_runs": nucleus_cpu / spd_cpu,
+      "cpu_speedup_vs_batched_nucleus": batched_cpu / spd_cpu,
+      "cpu_speedup_vs_3_greedy_runs": NUM_DRAFTS * greedy_cpu / spd_cpu,
       "spd_mean_nll": float(spd_nll.mean()),
       "spd_best_of_3_nll": float(spd_nll.min(1).mean()),
       "nucleus_mean_nll": float(nucleus_nll.mean()),

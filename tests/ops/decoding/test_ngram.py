@@ -15,9 +15,8 @@ V = 6
 def corpus(seed=0):
   rng = np.random.default_rng(seed)
   # Skewed ids repeat contexts; short documents test the boundaries.
-  docs = [rng.choice(V, size=n, p=[0.4, 0.25, 0.15, 0.1, 0.07, 0.03])
+  return [rng.choice(V, size=n, p=[0.4, 0.25, 0.15, 0.1, 0.07, 0.03])
           for n in (40, 1, 0, 3, 25, 60)]
-  return docs
 
 
 def counter_reference(docs, max_order=6):
@@ -42,7 +41,7 @@ def counter_logprob(counts, suffix, token, vocab_size=V,
   return math.log(prob) if prob else -math.inf
 
 
-def _contexts(docs, counts, length, rng):
+def _contexts(counts, length, rng):
   """Every context seen in the corpus, random (mostly unseen) ones, and ones
   that start before the text (-1)."""
   seen = {k[:-1] for k in counts if len(k) == length + 1}
@@ -58,12 +57,11 @@ def table():
 
 
 def test_counts_equal_a_counter(table):
-  docs = corpus()
-  counts = counter_reference(docs)
+  counts = counter_reference(corpus())
   rng = np.random.default_rng(1)
   candidates = jnp.arange(V)
   for length in range(1, 6):
-    contexts = _contexts(docs, counts, length, rng)
+    contexts = _contexts(counts, length, rng)
     got, totals = ngram.ngram_counts(
         table, jnp.asarray(contexts),
         jnp.broadcast_to(candidates, (len(contexts), V)))
@@ -74,9 +72,8 @@ def test_counts_equal_a_counter(table):
 
 
 def test_logprobs_equal_the_interpolated_counter_estimate(table):
-  docs = corpus()
-  counts = counter_reference(docs)
-  contexts = _contexts(docs, counts, 5, np.random.default_rng(2))
+  counts = counter_reference(corpus())
+  contexts = _contexts(counts, 5, np.random.default_rng(2))
   got = ngram.ngram_logprobs(table, jnp.asarray(contexts),
                              jnp.broadcast_to(jnp.arange(V), (len(contexts),
                                                               V)))
