@@ -2,7 +2,7 @@
 
 Setting: the list-task MDM of `eval.parallelbench.model` (see
 eval/claims/parallelbench.py) on the first `NUM_TEST` test examples of
-`parallelbench_lists` (blocks of 8, 32-token answers, greedy). The filter
+`parallelbench_lists` (blocks of 8, 24-token answers, greedy). The filter
 (8 -> 8 -> 8 MLP) is fitted with BCE on EGP labels of 512 train-split
 prompts and its threshold calibrated on 500 other train-split examples
 (`eval.parallelbench.filter`: the most parallel of 0.9 ... 0.999 within 1

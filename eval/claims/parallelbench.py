@@ -1,9 +1,10 @@
 """ParallelBench's claim: parallel decoding fails where tokens depend.
 
 Setting: the list-task MDM of `eval.parallelbench.model`
-(train/configs/mdm_lists.py: 4 layers, width 128, 2000 steps, trained once
-into the user cache) on the first `NUM_TEST` test examples of
-`parallelbench_lists` (all ten tasks; 16-token prompt, 32-token answer,
+(train/configs/mdm_lists.py: 4 layers, width 96, 6000 steps, trained once
+into the user cache by the first check that needs it: 55 minutes on two
+heavily shared CPU cores) on the first `NUM_TEST` test examples of
+`parallelbench_lists` (all ten tasks; 16-token prompt, 24-token answer,
 blocks of 8), decoded greedily k tokens per step by confidence, k = 1, 2,
 4, 8.
 

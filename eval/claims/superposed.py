@@ -47,7 +47,9 @@ def check():
                r["spd_cost_in_greedy_runs"], 1.0),
       measured("superposed", "best-of-3 mean NLL of the drafts <= that of 3 "
                "nucleus samples (baseline and threshold: nucleus; draft 1 == "
-               f"greedy on {r['draft1_equals_greedy']:.0%} of prompts; "
+               f"greedy on {r['draft1_equals_greedy']:.0%} of prompts, "
+               f"agreeing on the first "
+               f"{r['draft1_greedy_prefix_fraction']:.0%} of tokens; "
                f"distinct-2 across drafts "
                f"{r['spd_distinct2_across_drafts']:.2f} vs "
                f"{r['nucleus_distinct2_across_samples']:.2f})",

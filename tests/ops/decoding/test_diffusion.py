@@ -57,8 +57,14 @@ def test_prefix_cache_equals_full_recompute_under_block_causal_mask():
 
 
 def test_top_k_steps_per_block_and_nfe():
-  out = _run(UnmaskRule("confidence", k=3))
+  rule = UnmaskRule("confidence", k=3)
+  out = _run(rule)
   np.testing.assert_array_equal(out.nfe, np.full(B, (G // N) * 2))
+  # Bidirectional with a prefix cache (Fast-dLLM's approximation): the
+  # same schedule, every position decoded.
+  approx = _run(rule, cached=True)
+  np.testing.assert_array_equal(approx.nfe, out.nfe)
+  assert not (np.asarray(approx.tokens) == special_tokens.MASK).any()
 
 
 def test_learn2pd_filter_extremes_and_egp_reproduce_references():
