@@ -15,14 +15,13 @@ nearly linear in the input embedding, which a small model may not honour,
 and beam bookkeeping and n-gram smoothing move drafts off greedy too.
 """
 
-import time
-
 import jax
 import numpy as np
 from jax import numpy as jnp
 
 from eval.decoding import models
 from eval.decoding.metrics import (
+  clocked,
   continuation_nll,
   distinct_n,
   repeated_ngram_rate,
@@ -33,20 +32,6 @@ from ops.decoding.superposed import superposed_decode
 
 NUM_DRAFTS = 3
 TOP_P = 0.9
-
-
-def _clocked(fn, *args, repeats: int = 3, **kwargs):
-  """(result, median wall seconds, median process CPU seconds) of a call,
-  after one warm-up (compile) call. On a shared machine the CPU time is
-  the steadier measure of cost; XLA's threads all count in it."""
-  result = jax.block_until_ready(fn(*args, **kwargs))
-  wall, cpu = [], []
-  for _ in range(repeats):
-    start, start_cpu = time.perf_counter(), time.process_time()
-    jax.block_until_ready(fn(*args, **kwargs))
-    wall.append(time.perf_counter() - start)
-    cpu.append(time.process_time() - start_cpu)
-  return result, float(np.median(wall)), float(np.median(cpu))
 
 
 def _nll(lm, prompts, drafts) -> np.ndarray:
@@ -87,11 +72,11 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
     return generate(lm, jnp.tile(prompts, (NUM_DRAFTS, 1)), t, keys[0],
                     temperature=1.0, top_p=TOP_P)
 
-  spd, spd_s, spd_cpu = _clocked(superposed_decode, lm, prompts, t, table,
+  spd, spd_s, spd_cpu = clocked(superposed_decode, lm, prompts, t, table,
                                  num_drafts=NUM_DRAFTS)
-  samples, nucleus_s, nucleus_cpu = _clocked(nucleus_runs)
-  _, batched_s, batched_cpu = _clocked(nucleus_batched)
-  greedy, greedy_s, greedy_cpu = _clocked(generate, lm, prompts, t)
+  samples, nucleus_s, nucleus_cpu = clocked(nucleus_runs)
+  _, batched_s, batched_cpu = clocked(nucleus_batched)
+  greedy, greedy_s, greedy_cpu = clocked(generate, lm, prompts, t)
   samples = jnp.stack([s.tokens for s in samples], axis=1)  # [B, k, T]
   spd_nll = _nll(lm, prompts, spd.tokens)
   nucleus_nll = _nll(lm, prompts, samples)
