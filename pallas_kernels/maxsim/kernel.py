@@ -26,10 +26,7 @@ from jax import lax
 from jax import numpy as jnp
 from jax.experimental import pallas as pl
 
-
-def next_pow2(n: int) -> int:
-  """Smallest power of two >= n (and >= 1)."""
-  return 1 << max(0, int(n) - 1).bit_length()
+from pallas_kernels.common import next_pow2
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,33 +18,13 @@ import dataclasses
 import jax
 from jax import numpy as jnp
 
-from pallas_kernels.maxsim.kernel import BlockSizes, maxsim_call, next_pow2
+from pallas_kernels import common
+from pallas_kernels.maxsim.kernel import BlockSizes, maxsim_call
 
 
 def compiler_params(backend: str, block: BlockSizes, grid_rank: int):
   """Explicit compiler parameters for `backend` ("gpu", "tpu"; else None)."""
-  if backend == "gpu":
-    from jax.experimental.pallas import triton as pltriton  # noqa: PLC0415
-
-    return pltriton.CompilerParams(num_warps=block.num_warps,
-                                   num_stages=block.num_stages)
-  if backend == "tpu":
-    from jax.experimental.pallas import tpu as pltpu  # noqa: PLC0415
-
-    return pltpu.CompilerParams(
-        dimension_semantics=("parallel",) * grid_rank)
-  return None
-
-
-def _round_up(n: int, multiple: int) -> int:
-  return -(-n // multiple) * multiple
-
-
-def _pad_to(x, shape, value=0):
-  widths = [(0, s - x_s) for s, x_s in zip(shape, x.shape, strict=True)]
-  if not any(hi for _, hi in widths):
-    return x
-  return jnp.pad(x, widths, constant_values=value)
+  return common.compiler_params(backend, block, ("parallel",) * grid_rank)
 
 
 def maxsim_scores(q, d, q_mask=None, d_mask=None, *, diagonal: bool = False,
@@ -78,37 +58,37 @@ def maxsim_scores(q, d, q_mask=None, d_mask=None, *, diagonal: bool = False,
         doc_len=doc_len, backend=backend)
   if diagonal:
     queries = docs = 1
-    lq_pad = max(16, next_pow2(query_len))
+    lq_pad = max(16, common.next_pow2(query_len))
   else:
-    lq_pad = max(8, next_pow2(query_len))
+    lq_pad = max(8, common.next_pow2(query_len))
     queries, docs = max(block.queries, 16 // lq_pad), block.docs
-  ld_pad = max(16, next_pow2(doc_len))
-  d_pad = max(16, next_pow2(dim))
-  b_pad = _round_up(num_queries, queries)
-  n_pad = _round_up(num_docs, docs)
+  ld_pad = max(16, common.next_pow2(doc_len))
+  d_pad = max(16, common.next_pow2(dim))
+  b_pad = common.round_up(num_queries, queries)
+  n_pad = common.round_up(num_docs, docs)
 
-  q_rows = _pad_to(q, (b_pad, lq_pad, d_pad)).reshape(b_pad * lq_pad, d_pad)
+  q_rows = common.pad_to(q, (b_pad, lq_pad, d_pad)).reshape(
+      b_pad * lq_pad, d_pad)
   weights = bias = doc_empty = None
   if q_mask is not None or lq_pad != query_len:
     weights = (jnp.ones((num_queries, query_len), jnp.float32)
                if q_mask is None else q_mask.astype(jnp.float32))
-    weights = _pad_to(weights, (b_pad, lq_pad)).reshape(-1, 1)
+    weights = common.pad_to(weights, (b_pad, lq_pad)).reshape(-1, 1)
   if d_mask is not None or ld_pad != doc_len:
     bias = jnp.zeros((num_docs, doc_len), jnp.float32)
     if d_mask is not None:
       doc_empty = ~jnp.any(d_mask, axis=1)  # [N]
       bias = jnp.where(d_mask | doc_empty[:, None], bias, -jnp.inf)
-    bias = _pad_to(_pad_to(bias, (num_docs, ld_pad), -jnp.inf),
+    bias = common.pad_to(common.pad_to(bias, (num_docs, ld_pad), -jnp.inf),
                    (n_pad, ld_pad)).reshape(n_pad, 1, ld_pad)
 
   outs = maxsim_call(
-      q_rows, weights, _pad_to(d, (n_pad, ld_pad, d_pad)), bias,
+      q_rows, weights, common.pad_to(d, (n_pad, ld_pad, d_pad)), bias,
       query_len=lq_pad,
       block=dataclasses.replace(block, queries=queries, docs=docs),
       diagonal=diagonal, with_argmax=with_argmax,
       docs_outer=backend == "tpu",
-      precision=(jax.lax.Precision.HIGHEST if q.dtype == jnp.float32
-                 else None),
+      precision=common.dot_precision(q),
       compiler_params=None if interpret else compiler_params(
           backend, block, 1 if diagonal else 2),
       interpret=interpret)

@@ -12,6 +12,8 @@ block is a multiple of 128 (the launcher shrinks it to a smaller cache).
 import dataclasses
 import math
 
+from pallas_kernels.common import is_pow2, next_pow2, round_up
+
 BACKENDS = ("gpu", "tpu")
 # Programs that keep every SM of an H100 (132) busy; below this the cache
 # is split over more programs whose partial results are merged.
@@ -24,19 +26,6 @@ _TPU_MAX_ROWS = 512
 _TPU_KEY_BLOCK = 512
 _TPU_LANES = 128
 _TPU_ROWS = 16
-
-
-def next_pow2(n: int) -> int:
-  """Smallest power of two >= n (and >= 1)."""
-  return 1 << max(0, int(n) - 1).bit_length()
-
-
-def round_up(n: int, multiple: int) -> int:
-  return -(-int(n) // multiple) * multiple
-
-
-def _is_pow2(n: int) -> bool:
-  return n > 0 and n & (n - 1) == 0
 
 
 def padded_sizes(num_new: int, group: int, head_dim: int,
@@ -107,10 +96,10 @@ class BlockSizes:
         raise ValueError(f"BlockSizes.{name} must be a positive int, got "
                          f"{value!r}")
     if backend == "gpu":
-      if not _is_pow2(self.block_queries):
+      if not is_pow2(self.block_queries):
         raise ValueError("BlockSizes.block_queries must be a power of two "
                          f"on GPU, got {self.block_queries}")
-      if not _is_pow2(self.block_keys) or self.block_keys < _GPU_MIN_BLOCK:
+      if not is_pow2(self.block_keys) or self.block_keys < _GPU_MIN_BLOCK:
         raise ValueError("BlockSizes.block_keys must be a power of two >= "
                          f"{_GPU_MIN_BLOCK} on GPU, got {self.block_keys}")
     else:

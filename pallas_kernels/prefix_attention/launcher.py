@@ -17,56 +17,17 @@ from jax import lax
 from jax import numpy as jnp
 from jax.experimental import pallas as pl
 
+from pallas_kernels import common
 from pallas_kernels.prefix_attention import kernels
-from pallas_kernels.prefix_attention.block_sizes import (
-    BlockSizes,
-    padded_sizes,
-    round_up,
-)
+from pallas_kernels.prefix_attention.block_sizes import BlockSizes, padded_sizes
 
 _DTYPES = (jnp.float32, jnp.bfloat16)
 
 
-def _kernel_backend(backend: str | None, interpret: bool) -> str:
-  """Which kernel to build: "gpu" (Triton loop) or "tpu" (Mosaic grid)."""
-  if backend not in (None, "gpu", "tpu", "cpu"):
-    raise ValueError("prefix_attention: backend must be None, 'gpu', 'tpu' "
-                     f"or 'cpu', got {backend!r}")
-  platform = backend or jax.default_backend()
-  if platform in ("gpu", "cuda", "rocm"):
-    return "gpu"
-  if platform == "tpu":
-    return "tpu"
-  if interpret:
-    return "gpu"
-  raise NotImplementedError(
-      f"prefix_attention: no compiled Pallas kernel on {platform!r}; use "
-      "interpret=True or the XLA implementation")
-
-
 def compiler_params(backend: str, block_sizes: BlockSizes):
   """Explicit compiler parameters for the "gpu" or "tpu" kernel."""
-  if backend == "gpu":
-    from jax.experimental.pallas import triton as pltriton  # noqa: PLC0415
-
-    return pltriton.CompilerParams(num_warps=block_sizes.num_warps,
-                                   num_stages=block_sizes.num_stages)
-  from jax.experimental.pallas import tpu as pltpu  # noqa: PLC0415
-
-  return pltpu.CompilerParams(
-      dimension_semantics=("parallel", "parallel", "parallel", "arbitrary"))
-
-
-def _pad(a, shape, value=0):
-  widths = [(0, s - a_s) for s, a_s in zip(shape, a.shape, strict=True)]
-  if not any(hi for _, hi in widths):
-    return a
-  return jnp.pad(a, widths, constant_values=value)
-
-
-def _precision(x):
-  # f32 products must stay f32: Triton would use TF32, the MXU one bf16 pass.
-  return lax.Precision.HIGHEST if x.dtype == jnp.float32 else None
+  return common.compiler_params(
+      backend, block_sizes, ("parallel", "parallel", "parallel", "arbitrary"))
 
 
 def _merge_splits(partial, lse):
@@ -117,7 +78,7 @@ def _launch_gpu(q, k, v, lengths, new_k, new_v, mask, *, token_blocks,
                      lambda b, g, i, s: (s, b, i, g, 0)))
   kernel = functools.partial(
       kernels.loop_kernel, scale=scale, block_keys=block_sizes.block_keys,
-      num_splits=splits, precision=_precision(q))
+      num_splits=splits, precision=common.dot_precision(q))
   outs = pl.pallas_call(
       kernel, out_shape=out_shape,
       grid=(batch, num_kv, token_blocks, splits),
@@ -171,7 +132,7 @@ def _launch_tpu(q, k, v, lengths, new_k, new_v, mask, *, token_blocks,
                       pltpu.VMEM((rows, dim), jnp.float32)])
   flat = lambda a: a.reshape(batch, a.shape[1], num_kv * dim)
   kernel = functools.partial(kernels.grid_kernel, scale=scale,
-                             precision=_precision(q))
+                             precision=common.dot_precision(q))
   out = pl.pallas_call(
       kernel, out_shape=jax.ShapeDtypeStruct(q_rows.shape, q.dtype),
       grid_spec=grid_spec,
@@ -197,10 +158,10 @@ def _prefix_attention(q, k, v, prefix_len, qq_mask, *, scale, block_sizes,
     # The loop kernel's key blocks must fit in the cache.
     slots = max(num_slots, block_sizes.block_keys)
   else:
-    new_pad = round_up(new_pad, block_sizes.block_queries)
+    new_pad = common.round_up(new_pad, block_sizes.block_queries)
     slots = num_slots
-  k = _pad(k, (batch, slots, num_kv, dim))
-  v = _pad(v, (batch, slots, num_kv, dim))
+  k = common.pad_to(k, (batch, slots, num_kv, dim))
+  v = common.pad_to(v, (batch, slots, num_kv, dim))
 
   # The new tokens' keys and values; a token whose slot lies outside the
   # cache is seen by nobody.
@@ -216,10 +177,11 @@ def _prefix_attention(q, k, v, prefix_len, qq_mask, *, scale, block_sizes,
                 jnp.take_along_axis(a, index, axis=1), 0)  # [B, Tp, Hkv, Dp]
       for a in (k, v))
   mask = jnp.broadcast_to(qq_mask, (batch, num_new, num_new))
-  mask = _pad(mask, (batch, new_pad, new_pad), False) & stored[:, None, :]
+  mask = (common.pad_to(mask, (batch, new_pad, new_pad), False)
+          & stored[:, None, :])
   lengths = jnp.clip(prefix_len, 0, num_slots)
 
-  q = _pad(q.reshape(batch, num_new, num_kv, group, head_dim),
+  q = common.pad_to(q.reshape(batch, num_new, num_kv, group, head_dim),
            (batch, new_pad, num_kv, group_pad, dim))
   cost = pl.CostEstimate(
       flops=4 * batch * num_heads * num_new * (num_slots + num_new)
@@ -274,7 +236,7 @@ def prefix_attention(q, k, v, prefix_len, qq_mask, *,
     raise NotImplementedError(
         "prefix_attention: the kernel takes q, k and v all float32 or all "
         f"bfloat16, got {q.dtype}, {k.dtype} and {v.dtype}")
-  kind = _kernel_backend(backend, interpret)
+  kind = common.kernel_backend("prefix_attention", backend, interpret)
   batch, num_new, num_heads, head_dim = q.shape
   if block_sizes is None:
     block_sizes = BlockSizes.default_for(

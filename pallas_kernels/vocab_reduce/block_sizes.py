@@ -9,20 +9,13 @@ lanes in tiles of a multiple of 128.
 
 import dataclasses
 
+from pallas_kernels.common import is_pow2, next_pow2
+
 BACKENDS = ("gpu", "tpu")
 _GPU_BLOCK_VOCAB = 4096
 _TPU_BLOCK_ROWS = 16
 _TPU_BLOCK_VOCAB = 2048
 _TPU_LANES = 128
-
-
-def next_pow2(n: int) -> int:
-  """Smallest power of two >= n (and >= 1)."""
-  return 1 << max(0, int(n) - 1).bit_length()
-
-
-def _is_pow2(n: int) -> bool:
-  return n > 0 and n & (n - 1) == 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +55,7 @@ class BlockSizes:
                          f"{value!r}")
     if backend == "gpu":
       for name in ("block_rows", "block_vocab"):
-        if not _is_pow2(getattr(self, name)):
+        if not is_pow2(getattr(self, name)):
           raise ValueError(f"BlockSizes.{name} must be a power of two on "
                            f"GPU, got {getattr(self, name)}")
     else:

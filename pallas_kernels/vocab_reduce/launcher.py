@@ -12,47 +12,18 @@ import jax
 from jax import numpy as jnp
 from jax.experimental import pallas as pl
 
+from pallas_kernels import common
 from pallas_kernels.vocab_reduce import kernels
-from pallas_kernels.vocab_reduce.block_sizes import BlockSizes, next_pow2
+from pallas_kernels.vocab_reduce.block_sizes import BlockSizes
 
 MAX_K = 32
 _DTYPES = (jnp.float32, jnp.bfloat16)
 
 
-def _kernel_backend(backend: str | None, interpret: bool) -> str:
-  """Which kernel to build: "gpu" (Triton loop) or "tpu" (Mosaic grid)."""
-  if backend not in (None, "gpu", "tpu", "cpu"):
-    raise ValueError("vocab_stats: backend must be None, 'gpu', 'tpu' or "
-                     f"'cpu', got {backend!r}")
-  platform = backend or jax.default_backend()
-  if platform in ("gpu", "cuda", "rocm"):
-    return "gpu"
-  if platform == "tpu":
-    return "tpu"
-  if interpret:
-    return "gpu"
-  raise NotImplementedError(
-      f"vocab_stats: no compiled Pallas kernel on {platform!r}; use "
-      "interpret=True or the XLA implementation")
-
-
 def compiler_params(backend: str, block_sizes: BlockSizes):
   """Explicit compiler parameters for the "gpu" or "tpu" kernel."""
-  if backend == "gpu":
-    from jax.experimental.pallas import triton as pltriton  # noqa: PLC0415
-
-    return pltriton.CompilerParams(num_warps=block_sizes.num_warps,
-                                   num_stages=block_sizes.num_stages)
-  from jax.experimental.pallas import tpu as pltpu  # noqa: PLC0415
-
-  return pltpu.CompilerParams(dimension_semantics=("parallel", "arbitrary"))
-
-
-def _pad(a, shape, value):
-  widths = [(0, s - a_s) for s, a_s in zip(shape, a.shape, strict=True)]
-  if not any(hi for _, hi in widths):
-    return a
-  return jnp.pad(a, widths, constant_values=value)
+  return common.compiler_params(backend, block_sizes,
+                                ("parallel", "arbitrary"))
 
 
 def _launch_gpu(logits, k, block_sizes, interpret, out_shape, cost):
@@ -100,8 +71,8 @@ def _vocab_stats(logits, *, k, block_sizes, backend, interpret):
     padded_vocab = max(vocab, block_sizes.block_vocab)
   # Padding tokens are -inf: they add nothing to the sums and rank after
   # every real token.
-  logits = _pad(logits, (padded_rows, padded_vocab), -jnp.inf)
-  slots = next_pow2(k)
+  logits = common.pad_to(logits, (padded_rows, padded_vocab), -jnp.inf)
+  slots = common.next_pow2(k)
   out_shape = (jax.ShapeDtypeStruct((padded_rows, 1), jnp.float32),
                jax.ShapeDtypeStruct((padded_rows, 1), jnp.float32),
                jax.ShapeDtypeStruct((padded_rows, slots), jnp.float32),
@@ -163,7 +134,7 @@ def vocab_stats(
   if logits.dtype not in _DTYPES:
     raise NotImplementedError("vocab_stats: the kernel takes float32 or "
                               f"bfloat16 logits, got {logits.dtype}")
-  kind = _kernel_backend(backend, interpret)
+  kind = common.kernel_backend("vocab_stats", backend, interpret)
   if block_sizes is None:
     block_sizes = BlockSizes.default_for(vocab=vocab, backend=kind)
   else:

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from pallas_kernels.common import is_pow2, next_pow2, round_up
+
 BACKENDS = ("gpu", "tpu")
 # Enough programs to fill an H100 (132 SMs) twice over.
 _GPU_TARGET_PROGRAMS = 264
@@ -27,32 +29,20 @@ _TPU_LANES = 128
 _TPU_SUBLANES = 16
 
 
-def _next_pow2(n: int) -> int:
-  return 1 << max(0, int(n) - 1).bit_length()
-
-
 def _pow2_floor(n: int) -> int:
   return 1 << (max(1, int(n)).bit_length() - 1)
-
-
-def _round_up(n: int, m: int) -> int:
-  return -(-int(n) // m) * m
-
-
-def _is_pow2(n: int) -> bool:
-  return n > 0 and n & (n - 1) == 0
 
 
 def padded_dim(dim: int, backend: str) -> int:
   """The feature dim the kernel sees after zero padding."""
   if backend == "gpu":
-    return max(_GPU_MIN_BLOCK, _next_pow2(dim))
-  return _round_up(dim, _TPU_LANES)
+    return max(_GPU_MIN_BLOCK, next_pow2(dim))
+  return round_up(dim, _TPU_LANES)
 
 
 def padded_slots(k: int) -> int:
   """Output slots per row: k rounded up to a power of two (Triton stores)."""
-  return _next_pow2(k)
+  return next_pow2(k)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,10 +91,10 @@ class BlockSizes:
           f"vq kernel: rows of {row_bytes} bytes do not fit a GPU tile")
     max_rows = 256 if k == 1 else 128 if k <= 4 else 64
     block_rows = min(max_rows, _pow2_floor(x_bytes // row_bytes),
-                     max(_GPU_MIN_BLOCK, _next_pow2(num_rows)))
+                     max(_GPU_MIN_BLOCK, next_pow2(num_rows)))
     block_codes = min(64 if k == 1 else 128,
                       _pow2_floor(_GPU_TILE_BYTES // row_bytes),
-                      max(_GPU_MIN_BLOCK, _next_pow2(num_codes)))
+                      max(_GPU_MIN_BLOCK, next_pow2(num_codes)))
     while (block_rows > _GPU_MIN_BLOCK
            and (block_rows + 2 * block_codes) * row_bytes > _GPU_SMEM_BYTES):
       block_rows //= 2  # leave room for two pipelined code tiles
@@ -124,14 +114,14 @@ class BlockSizes:
     if _TPU_LANES * row_bytes > _TPU_TILE_BYTES:
       raise NotImplementedError(
           f"vq kernel: rows of {row_bytes} bytes do not fit a TPU tile")
-    block_rows = min(512, _round_up(num_rows, _TPU_LANES))
+    block_rows = min(512, round_up(num_rows, _TPU_LANES))
     while block_rows > _TPU_LANES and block_rows * row_bytes > _TPU_TILE_BYTES:
-      block_rows = max(_TPU_LANES, _round_up(block_rows // 2, _TPU_LANES))
-    block_codes = min(512, _round_up(num_codes, _TPU_SUBLANES))
+      block_rows = max(_TPU_LANES, round_up(block_rows // 2, _TPU_LANES))
+    block_codes = min(512, round_up(num_codes, _TPU_SUBLANES))
     while (block_codes > _TPU_SUBLANES
            and block_codes * row_bytes > _TPU_TILE_BYTES):
       block_codes = max(_TPU_SUBLANES,
-                        _round_up(block_codes // 2, _TPU_SUBLANES))
+                        round_up(block_codes // 2, _TPU_SUBLANES))
     return cls(block_rows, block_codes)
 
   def validate(self, backend: str) -> None:
@@ -149,7 +139,7 @@ class BlockSizes:
     if backend == "gpu":
       for name in ("block_rows", "block_codes"):
         value = getattr(self, name)
-        if not _is_pow2(value) or value < _GPU_MIN_BLOCK:
+        if not is_pow2(value) or value < _GPU_MIN_BLOCK:
           raise ValueError(f"BlockSizes.{name} must be a power of two >= "
                            f"{_GPU_MIN_BLOCK} on GPU, got {value}")
     else:

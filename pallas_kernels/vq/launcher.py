@@ -14,6 +14,7 @@ from jax import lax
 from jax import numpy as jnp
 from jax.experimental import pallas as pl
 
+from pallas_kernels import common
 from pallas_kernels.vq import kernels
 from pallas_kernels.vq.block_sizes import (
     BlockSizes,
@@ -50,39 +51,9 @@ def _validate(x, codebook, bias, k) -> None:
     raise ValueError("nearest_codes: the feature dim d must be positive")
 
 
-def _kernel_backend(backend: str | None, interpret: bool) -> str:
-  """Which kernel to build: "gpu" (Triton loop) or "tpu" (Mosaic grid)."""
-  if backend not in (None, "gpu", "tpu", "cpu"):
-    raise ValueError("nearest_codes: backend must be None, 'gpu', 'tpu' or "
-                     f"'cpu', got {backend!r}")
-  platform = backend or jax.default_backend()
-  if platform in ("gpu", "cuda", "rocm"):
-    return "gpu"
-  if platform == "tpu":
-    return "tpu"
-  if interpret:
-    return "gpu"
-  raise NotImplementedError(
-      f"nearest_codes: no compiled Pallas kernel on {platform!r}; use "
-      "interpret=True or the XLA implementation")
-
-
 def _compiler_params(backend: str, block_sizes: BlockSizes):
-  if backend == "gpu":
-    from jax.experimental.pallas import triton as pltriton  # noqa: PLC0415
-
-    return pltriton.CompilerParams(num_warps=block_sizes.num_warps,
-                                   num_stages=block_sizes.num_stages)
-  from jax.experimental.pallas import tpu as pltpu  # noqa: PLC0415
-
-  return pltpu.CompilerParams(
-      dimension_semantics=("parallel", "parallel", "parallel", "arbitrary"))
-
-
-def _pad(a, widths, value=0.0):
-  if all(w == 0 for _, w in widths):
-    return a
-  return jnp.pad(a, widths, constant_values=value)
+  return common.compiler_params(
+      backend, block_sizes, ("parallel", "parallel", "parallel", "arbitrary"))
 
 
 def _launch_gpu(x, codebook, bias, k, block_sizes, interpret, cost):
@@ -91,18 +62,17 @@ def _launch_gpu(x, codebook, bias, k, block_sizes, interpret, cost):
   bn, bk, splits = (block_sizes.block_rows, block_sizes.block_codes,
                     block_sizes.num_splits)
   dp = padded_dim(d, "gpu")
-  num_codes = -(-codebook.shape[1] // (bk * splits)) * bk * splits
-  np_ = -(-n // bn) * bn
+  num_codes = common.round_up(codebook.shape[1], bk * splits)
+  np_ = common.round_up(n, bn)
   split_codes = num_codes // splits
   slots = padded_slots(k)
-  xp = _pad(x, ((0, np_ - n), (0, 0), (0, dp - d)))  # [Np, G, dp]
-  cp = _pad(codebook, ((0, 0), (0, num_codes - codebook.shape[1]),
-                       (0, dp - d)))  # [G, Kp, dp]
-  bp = _pad(bias, ((0, 0), (0, num_codes - bias.shape[1])), -jnp.inf)
+  xp = common.pad_to(x, (np_, g, dp))
+  cp = common.pad_to(codebook, (g, num_codes, dp))
+  bp = common.pad_to(bias, (g, num_codes), -jnp.inf)
   out_spec = pl.BlockSpec((None, None, bn, slots),
                           lambda i, gi, s: (s, gi, i, 0))
-  kernel = functools.partial(
-      kernels.loop_kernel, k=k, block_codes=bk, precision=_precision(x))
+  kernel = functools.partial(kernels.loop_kernel, k=k, block_codes=bk,
+                             precision=common.dot_precision(x))
   return pl.pallas_call(
       kernel,
       out_shape=(jax.ShapeDtypeStruct((splits, g, np_, slots), jnp.float32),
@@ -127,20 +97,19 @@ def _launch_tpu(x, codebook, bias, k, block_sizes, interpret, cost):
   bn, bk, splits = (block_sizes.block_rows, block_sizes.block_codes,
                     block_sizes.num_splits)
   dp = padded_dim(d, "tpu")
-  num_codes = -(-codebook.shape[1] // (bk * splits)) * bk * splits
-  np_ = -(-n // bn) * bn
+  num_codes = common.round_up(codebook.shape[1], bk * splits)
+  np_ = common.round_up(n, bn)
   tiles = num_codes // (bk * splits)
   slots = padded_slots(k)
   # Rows must be the block's second-minor dim: [G, Np, dp] (a copy of x
   # unless G == 1).
-  xt = _pad(jnp.swapaxes(x, 0, 1), ((0, 0), (0, np_ - n), (0, dp - d)))
-  cp = _pad(codebook, ((0, 0), (0, num_codes - codebook.shape[1]),
-                       (0, dp - d)))  # [G, Kp, dp]
-  bp = _pad(bias, ((0, 0), (0, num_codes - bias.shape[1])), -jnp.inf)
+  xt = common.pad_to(jnp.swapaxes(x, 0, 1), (g, np_, dp))
+  cp = common.pad_to(codebook, (g, num_codes, dp))
+  bp = common.pad_to(bias, (g, num_codes), -jnp.inf)
   out_spec = pl.BlockSpec((None, None, slots, bn),
                           lambda gi, s, i, t: (s, gi, 0, i))
   kernel = functools.partial(kernels.grid_kernel, k=k,
-                             precision=_precision(x))
+                             precision=common.dot_precision(x))
   values, indices = pl.pallas_call(
       kernel,
       out_shape=(jax.ShapeDtypeStruct((splits, g, slots, np_), jnp.float32),
@@ -160,11 +129,6 @@ def _launch_tpu(x, codebook, bias, k, block_sizes, interpret, cost):
       name="vq_nearest_codes_grid",
   )(xt, cp, bp[:, :, None])
   return jnp.swapaxes(values, 2, 3), jnp.swapaxes(indices, 2, 3)
-
-
-def _precision(x):
-  # f32 products must stay f32: Triton would use TF32, the MXU one bf16 pass.
-  return lax.Precision.HIGHEST if x.dtype == jnp.float32 else None
 
 
 def _merge_splits(values, indices, n: int, k: int):
@@ -237,7 +201,7 @@ def nearest_codes(
   if k > MAX_K:
     raise NotImplementedError(f"nearest_codes: k={k} > {MAX_K} is not "
                               "supported by the kernel")
-  kind = _kernel_backend(backend, interpret)
+  kind = common.kernel_backend("nearest_codes", backend, interpret)
   if kind == "gpu" and not interpret and x.dtype == jnp.float32:
     # Exact f32 products run as a non-tensor-core dot in Triton, orders of
     # magnitude slower than XLA's matmul.
