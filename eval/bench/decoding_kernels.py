@@ -16,17 +16,22 @@ so it runs from a source tree on a GPU host. `--smoke` uses tiny shapes and
 interpret mode, for CPU.
 """
 
-import argparse
 import dataclasses
 import functools
-import json
 import platform
 
 import jax
 from jax import numpy as jnp
 
 from eval.bench import baselines
-from eval.bench.harness import Timing, copy_ceiling, median_ms, temp_bytes
+from eval.bench.harness import (
+    Timing,
+    bench_main,
+    copy_ceiling,
+    median_ms,
+    normal,
+    temp_bytes,
+)
 from ops.attention import (
     key_mask,
     prefix_attention,
@@ -47,10 +52,6 @@ SMOKE = Shapes(attention=(2, 60, 8, 4, 4, 32), vocab=(16, 1000, 8, 4),
                runs=2)
 
 
-def _normal(key, shape, dtype=jnp.bfloat16):
-  return jax.random.normal(key, shape, jnp.float32).astype(dtype)
-
-
 def _random_tree_masks(key, batch, num_new):
   """[B, T, T] ancestor masks of random trees (parents before children)."""
   uniform = jax.random.uniform(key, (batch, num_new))
@@ -62,9 +63,9 @@ def attention_inputs(seed, batch, prefix, num_new, heads, kv_heads, dim):
   """A full cache (S = prefix + T) and a random tree over the new tokens."""
   kq, kk, kv, kt = jax.random.split(jax.random.key(seed), 4)
   slots = prefix + num_new
-  return (_normal(kq, (batch, num_new, heads, dim)),
-          _normal(kk, (batch, slots, kv_heads, dim)),
-          _normal(kv, (batch, slots, kv_heads, dim)),
+  return (normal(kq, (batch, num_new, heads, dim)),
+          normal(kk, (batch, slots, kv_heads, dim)),
+          normal(kv, (batch, slots, kv_heads, dim)),
           jnp.full((batch,), prefix, jnp.int32),
           _random_tree_masks(kt, batch, num_new))
 
@@ -172,7 +173,7 @@ def vocab_cases(shapes: Shapes, impl: str, torch_ok: bool):
   sets = []
   for seed in (2, 3):
     kx, kt = jax.random.split(jax.random.key(seed))
-    sets.append((_normal(kx, (rows, vocab)),
+    sets.append((normal(kx, (rows, vocab)),
                  jax.random.randint(kt, (rows, num_tokens), 0, vocab)))
   logits_only = [(x,) for x, _ in sets]
   ours = jax.jit(functools.partial(ops_vocab, k=k, impl=impl))
@@ -261,21 +262,7 @@ def run(shapes: Shapes, impl: str, only: str | None = None) -> dict:
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="python -m eval bench decoding",
-                              description=__doc__,
-                              formatter_class=argparse.RawTextHelpFormatter)
-  p.add_argument("--smoke", action="store_true",
-                 help="tiny shapes, interpret mode (CPU)")
-  p.add_argument("--only", choices=("attention", "vocab"), default=None)
-  p.add_argument("--json", default=None, help="write the results here")
-  args = p.parse_args(argv)
-  shapes = SMOKE if args.smoke else Shapes()
-  impl = "interpret" if args.smoke else "pallas"
-  results = run(shapes, impl, args.only)
-  if args.json:
-    with open(args.json, "w") as f:
-      json.dump(results, f, indent=2)
-  failed = [case for case, c in results["checks"].items() if not c["ok"]]
-  if failed:
-    print(f"CORRECTNESS FAILED: {failed}")
-  return 1 if failed else 0
+  return bench_main(argv, prog="python -m eval bench decoding",
+                    description=__doc__,
+                    parts=("attention", "vocab"), run=run, shapes=Shapes(),
+                    smoke_shapes=SMOKE)

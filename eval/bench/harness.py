@@ -7,7 +7,9 @@ for temporaries in the compiled program, so a kernel that materialises a
 big intermediate shows it.
 """
 
+import argparse
 import dataclasses
+import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -96,3 +98,34 @@ def format_table(rows: list[Timing], flop_ceiling: float) -> str:
                    f"{speedup('xla'):>7} {speedup('torch'):>8} {mem}"
                    + (f"  {r.note}" if r.note else ""))
   return "\n".join(lines)
+
+
+def normal(key, shape, dtype=jnp.bfloat16) -> jax.Array:
+  """Standard-normal inputs drawn in f32, then cast to `dtype`."""
+  return jax.random.normal(key, shape, jnp.float32).astype(dtype)
+
+
+def bench_main(argv, *, prog: str, description: str, parts: Sequence[str],
+               run: Callable, shapes, smoke_shapes) -> int:
+  """The command line every kernel benchmark shares.
+
+  `run(shapes, impl, only)` returns {"checks": {case: {"ok": ...}}, ...};
+  --smoke runs `smoke_shapes` in interpret mode, --only one of `parts`,
+  --json writes the results. Exits 1 when a correctness check failed.
+  """
+  p = argparse.ArgumentParser(prog=prog, description=description,
+                              formatter_class=argparse.RawTextHelpFormatter)
+  p.add_argument("--smoke", action="store_true",
+                 help="tiny shapes, interpret mode (CPU)")
+  p.add_argument("--only", choices=tuple(parts), default=None)
+  p.add_argument("--json", default=None, help="write the results here")
+  args = p.parse_args(argv)
+  results = run(smoke_shapes if args.smoke else shapes,
+                "interpret" if args.smoke else "pallas", args.only)
+  if args.json:
+    with open(args.json, "w") as f:
+      json.dump(results, f, indent=2)
+  failed = [case for case, c in results["checks"].items() if not c["ok"]]
+  if failed:
+    print(f"CORRECTNESS FAILED: {failed}")
+  return 1 if failed else 0

@@ -10,10 +10,8 @@ only jax and numpy (torch optional), so it runs from a source tree on a GPU
 host. `--smoke` uses tiny shapes and interpret mode, for CPU.
 """
 
-import argparse
 import dataclasses
 import functools
-import json
 import platform
 
 import jax
@@ -23,10 +21,12 @@ import ops
 from eval.bench import baselines
 from eval.bench.harness import (
   Timing,
+  bench_main,
   copy_ceiling,
   format_table,
   matmul_ceiling,
   median_ms,
+  normal,
   temp_bytes,
 )
 
@@ -49,13 +49,9 @@ SMOKE = Shapes(maxsim_scan=(4, 8, 256, 16, 32), rerank=(1, 8, 50, 16, 32),
                vq_huge_k=(64, 2048, 32), runs=2)
 
 
-def _normal(key, shape, dtype=jnp.bfloat16):
-  return jax.random.normal(key, shape, jnp.float32).astype(dtype)
-
-
 def _maxsim_inputs(seed, b, lq, n, ld, dim, ragged=False):
   kq, kd, kl = jax.random.split(jax.random.key(seed), 3)
-  q, d = _normal(kq, (b, lq, dim)), _normal(kd, (n, ld, dim))
+  q, d = normal(kq, (b, lq, dim)), normal(kd, (n, ld, dim))
   d_mask = None
   if ragged:
     lengths = jax.random.randint(kl, (n,), min(32, ld), ld + 1)
@@ -138,8 +134,8 @@ def maxsim_cases(shapes: Shapes, impl: str, torch_ok: bool):
 
 def vq_cases(shapes: Shapes, impl: str, torch_ok: bool):
   n, k_codes, dim = shapes.vq
-  sets = [(_normal(jax.random.key(s), (n, dim)),
-           _normal(jax.random.key(s + 10), (k_codes, dim))) for s in (0, 1)]
+  sets = [(normal(jax.random.key(s), (n, dim)),
+           normal(jax.random.key(s + 10), (k_codes, dim))) for s in (0, 1)]
   ours = jax.jit(lambda x, c: ops.vq_nearest(x, c, implementation=impl)[0])
   fns = {f"ours:{impl}": (ours, sets),
          "xla:chunked 65536 rows": (jax.jit(baselines.xla_nearest), sets)}
@@ -153,8 +149,8 @@ def vq_cases(shapes: Shapes, impl: str, torch_ok: bool):
          functools.partial(check_vq, impl, *sets[0]))
 
   n, k_codes, dim = shapes.vq_side
-  sets = [(_normal(jax.random.key(s), (n, dim)),
-           _normal(jax.random.key(s + 10), (k_codes, dim))) for s in (2, 3)]
+  sets = [(normal(jax.random.key(s), (n, dim)),
+           normal(jax.random.key(s + 10), (k_codes, dim))) for s in (2, 3)]
   for label, k, metric in (("top-8", 8, "l2"), ("inner product", 1, "ip")):
     ours = jax.jit(lambda x, c, k=k, m=metric: ops.vq_nearest(
         x, c, k=k, metric=m, implementation=impl)[0])
@@ -166,8 +162,8 @@ def vq_cases(shapes: Shapes, impl: str, torch_ok: bool):
            functools.partial(check_vq, impl, *sets[0], k=k, metric=metric))
 
   n, groups, k_codes, dim = shapes.vq_grouped
-  sets = [(_normal(jax.random.key(s), (n, groups, dim)),
-           _normal(jax.random.key(s + 10), (groups, k_codes, dim)))
+  sets = [(normal(jax.random.key(s), (n, groups, dim)),
+           normal(jax.random.key(s + 10), (groups, k_codes, dim)))
           for s in (4, 5)]
   ours = jax.jit(lambda x, c: ops.vq_nearest(x, c, implementation=impl)[0])
   yield (f"nearest code {groups} groups {n}x{k_codes}x{dim}",
@@ -177,8 +173,8 @@ def vq_cases(shapes: Shapes, impl: str, torch_ok: bool):
          functools.partial(check_vq, impl, *sets[0]))
 
   n, k_codes, dim = shapes.vq_huge_k
-  sets = [(_normal(jax.random.key(s), (n, dim)),
-           _normal(jax.random.key(s + 10), (k_codes, dim))) for s in (6, 7)]
+  sets = [(normal(jax.random.key(s), (n, dim)),
+           normal(jax.random.key(s + 10), (k_codes, dim))) for s in (6, 7)]
   ours = jax.jit(lambda x, c: ops.vq_nearest(x, c, implementation=impl)[0])
   yield (f"nearest code K={k_codes} {n}x{dim}", 2 * n * k_codes * dim,
          {f"ours:{impl}": (ours, sets),
@@ -223,20 +219,7 @@ def run(shapes: Shapes, impl: str, only: str | None = None) -> dict:
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="python -m eval bench kernels",
-                              description=__doc__)
-  p.add_argument("--smoke", action="store_true",
-                 help="tiny shapes, interpret mode (CPU)")
-  p.add_argument("--only", choices=("maxsim", "vq"), default=None)
-  p.add_argument("--json", default=None, help="write the results here")
-  args = p.parse_args(argv)
-  shapes = SMOKE if args.smoke else Shapes()
-  impl = "interpret" if args.smoke else "pallas"
-  results = run(shapes, impl, args.only)
-  if args.json:
-    with open(args.json, "w") as f:
-      json.dump(results, f, indent=2)
-  failed = [case for case, c in results["checks"].items() if not c["ok"]]
-  if failed:
-    print(f"CORRECTNESS FAILED: {failed}")
-  return 1 if failed else 0
+  return bench_main(argv, prog="python -m eval bench kernels",
+                    description=__doc__,
+                    parts=("maxsim", "vq"), run=run, shapes=Shapes(),
+                    smoke_shapes=SMOKE)
