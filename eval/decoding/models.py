@@ -10,9 +10,7 @@ kind for tests. Models are trained with `train.loop.run` into the user
 cache (a lock serialises concurrent first calls) and reused afterwards.
 """
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import pathlib
 import sys
@@ -71,23 +69,12 @@ def workdir_for(name: str, smoke: bool = False) -> pathlib.Path:
       name + ("_smoke" if smoke else ""))
 
 
-@contextlib.contextmanager
-def _locked(path: pathlib.Path):
-  path.parent.mkdir(parents=True, exist_ok=True)
-  with open(path, "a") as handle:
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _train_once(name: str, smoke: bool) -> pathlib.Path:
   if name not in CONFIGS:
     raise ValueError(f"load_target: unknown model {name!r}; known: "
                      f"{', '.join(CONFIGS)}")
   workdir = workdir_for(name, smoke)
-  with _locked(workdir.parent / f".{workdir.name}.lock"):
+  with cache.locked(workdir.parent / f".{workdir.name}.lock"):
     if not (workdir / "eval.json").exists():
       arg = CONFIGS[name] + (",smoke" if smoke else "")
       print(f"training the {name!r} LM once into {workdir}", file=sys.stderr)

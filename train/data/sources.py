@@ -15,11 +15,9 @@ this module is imported.
 """
 
 import contextlib
-import fcntl
 import os
 import pathlib
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from train.data import builders
@@ -63,16 +61,6 @@ def _is_built(builder: Any) -> bool:
   return builder.data_path.exists() and builder.is_prepared()
 
 
-@contextlib.contextmanager
-def _locked(path: pathlib.Path) -> Iterator[None]:
-  with open(path, "a") as handle:
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def prepare(name: str, data_dir: str | os.PathLike | None = None) -> Any:
   """The TFDS builder of dataset `name`, built first if it is not yet.
 
@@ -95,7 +83,7 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None) -> Any:
   builder = cls(data_dir=os.fspath(root), file_format="array_record")
   if _is_built(builder):
     return builder
-  with _locked(root / f".{builder.name}.lock"):
+  with cache.locked(root / f".{builder.name}.lock"):
     # Built by another process while this one waited for the lock?
     builder = cls(data_dir=os.fspath(root), file_format="array_record")
     if not _is_built(builder):
