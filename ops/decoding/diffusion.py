@@ -30,8 +30,11 @@ mask over the canvas is `canvas_mask(...)`:
 
 `eot_truncation` is Learn2PD's end-of-text prediction: once a step writes
 EOS, every masked position after the first written EOS becomes EOS; else,
-if a still-masked position of the block predicts EOS, every masked position
-after the most confident such one does. Truncated positions cost no steps.
+if any still-masked position of the canvas (the active block or a later
+one) predicts EOS, every masked position after the most confident such one
+does. Truncated positions cost no steps. It needs the predictions after
+the block too: the step predicts the whole answer region (the cached
+block-causal window then runs to the end of the canvas).
 """
 
 import functools
@@ -127,15 +130,15 @@ def _truncate_after_eot(gen, lo, write, transfer, tokens, confidence,
   """Fills masked positions after the (decoded or predicted) EOS with EOS.
 
   gen: [B, G] after the step; lo: the block's offset in gen (int or
-  traced); write, transfer, tokens, confidence: [B, N] of the block.
+  traced); write, transfer: [B, N] of the block; tokens, confidence:
+  [B, G] predictions over the answer region (confidence < 0 where none).
   """
   g, n = gen.shape[1], write.shape[1]
-  offsets = jnp.arange(n) + lo
   wrote_eos = transfer & (write == eos_id)
-  first_written = jnp.min(jnp.where(wrote_eos, offsets, g), axis=-1)
-  still_masked = jax.lax.dynamic_slice_in_dim(gen, lo, n, axis=1) == mask_id
-  predicted = still_masked & (tokens == eos_id)
-  surest = offsets[jnp.argmax(jnp.where(predicted, confidence, -1.0), -1)]
+  first_written = jnp.min(jnp.where(wrote_eos, jnp.arange(n) + lo, g),
+                          axis=-1)
+  predicted = (gen == mask_id) & (tokens == eos_id)
+  surest = jnp.argmax(jnp.where(predicted, confidence, -1.0), -1)
   cut = jnp.where(jnp.any(wrote_eos, -1), first_written,
                   jnp.where(jnp.any(predicted, -1), surest, g))
   after = jnp.arange(g)[None, :] > cut[:, None]
@@ -224,24 +227,42 @@ def generate(model, prompt, *, gen_len: int, block_len: int,
     return jax.lax.dynamic_slice_in_dim(array, lo, block_len, axis=1)
 
   def logits_of(canvas, cache, start, lo):
-    """[B, N, V] logits of the block at lo, and the updated cache."""
+    """Logits [B, W, V] of canvas positions [first, first + W), first
+    (a static int), and the updated cache."""
     if not cached:
-      return window(model(canvas, qq_mask=mask), lo), cache
-    end = lo + block_len if attention == "block_causal" else length
+      return model(canvas, qq_mask=mask), 0, cache
+    end = (lo + block_len if attention == "block_causal"
+           and not eot_truncation else length)
     cache = cache.replace(length=jnp.full((b,), start, jnp.int32))
     logits, cache = model.extend(canvas[:, start:end], cache,
                                  qq_mask=mask[start:end, start:end])
-    return logits[:, lo - start:lo - start + block_len], cache
+    return logits, start, cache
 
   def step(state, start, lo):
     canvas, cache, nfe, count, trace = state
     block = window(canvas, lo)
     masked = block == mask_id
     active = jnp.any(masked, axis=-1)
-    logits, cache = logits_of(canvas, cache, start, lo)
+    logits, first, cache = logits_of(canvas, cache, start, lo)
     step_key = jax.random.fold_in(key, count)
-    tokens, stats = predict(logits, jax.random.fold_in(step_key, 0),
-                            temperature, mask_id)
+    predict_key = jax.random.fold_in(step_key, 0)
+    if eot_truncation:
+      # Predict the answer from gen offset `skip` on (the positions before
+      # are decoded: no prediction, confidence -1), then read the block.
+      skip = max(first - p, 0)
+      tail = predict(logits[:, p + skip - first:], predict_key, temperature,
+                     mask_id)
+      tokens, stats = jax.tree.map(
+          lambda a: jax.lax.dynamic_slice_in_dim(a, lo - p - skip, block_len,
+                                                 axis=1), tail)
+      gen_tokens = jnp.pad(tail[0], ((0, 0), (skip, 0)))
+      gen_conf = jnp.pad(tail[1].confidence, ((0, 0), (skip, 0)),
+                         constant_values=-1.0)
+    else:
+      block_logits = jax.lax.dynamic_slice_in_dim(logits, lo - first,
+                                                  block_len, axis=1)
+      tokens, stats = predict(block_logits, predict_key, temperature,
+                              mask_id)
     write, accept = tokens, None
     if rule.kind == "filter":
       accept = jax.nn.sigmoid(
@@ -255,7 +276,7 @@ def generate(model, prompt, *, gen_len: int, block_len: int,
         canvas, jnp.where(transfer, write, block), lo, axis=1)
     if eot_truncation:
       gen = _truncate_after_eot(canvas[:, p:], lo - p, write, transfer,
-                                tokens, stats.confidence, mask_id, eos_id)
+                                gen_tokens, gen_conf, mask_id, eos_id)
       canvas = canvas.at[:, p:].set(gen)
     if record:
       trace = Trace(*(

@@ -2,6 +2,7 @@
 
 import functools
 
+import flax.struct
 import jax
 import numpy as np
 import pytest
@@ -19,9 +20,9 @@ B, P, G, N, V = 6, 3, 8, 4, 16
 
 
 @functools.cache
-def _lm(attention="bidirectional"):
+def _lm(attention="bidirectional", num_layers=1):
   cfg = DiffusionConfig(
-      decoder=DecoderConfig(vocab_size=V, embed_dim=16, num_layers=1,
+      decoder=DecoderConfig(vocab_size=V, embed_dim=16, num_layers=num_layers,
                             num_heads=2, num_kv_heads=1, mlp_dim=32),
       prompt_len=P, block_len=N, attention=attention)
   tokens = jnp.zeros((1, P + G), jnp.int32)
@@ -33,9 +34,9 @@ def _prompt(seed=0):
   return jax.random.randint(jax.random.key(seed), (B, P), 4, V)
 
 
-def _run(rule, attention="bidirectional", **kw):
-  return generate(_lm(attention), _prompt(), gen_len=G, block_len=N,
-                  rule=rule, attention=attention, **kw)
+def _run(rule, attention="bidirectional", num_layers=1, **kw):
+  return generate(_lm(attention, num_layers), _prompt(), gen_len=G,
+                  block_len=N, rule=rule, attention=attention, **kw)
 
 
 def test_canvas_masks():
@@ -46,14 +47,32 @@ def test_canvas_masks():
                                 block[None, :] <= block[:, None])
 
 
-def test_prefix_cache_equals_full_recompute_under_block_causal_mask():
+@pytest.mark.parametrize("eot_truncation", [False, True])
+def test_prefix_cache_equals_full_recompute_under_block_causal_mask(
+    eot_truncation):
+  # Two layers: with one, the cached keys and values depend on the tokens
+  # only, and a cache built under the wrong attention would go unnoticed.
   rule = UnmaskRule("threshold", threshold=0.2)
-  full = _run(rule, "block_causal")
-  cached = _run(rule, "block_causal", cached=True)
+  full, cached = (_run(rule, "block_causal", 2, cached=c, record=True,
+                       eot_truncation=eot_truncation) for c in (False, True))
   np.testing.assert_array_equal(cached.tokens, full.tokens)
   np.testing.assert_array_equal(cached.nfe, full.nfe)
+  # Every step's block confidences, i.e. the logits, match the recompute.
+  np.testing.assert_allclose(cached.trace.confidence, full.trace.confidence,
+                             atol=1e-5)
   assert (np.asarray(full.nfe) < G).any(), "some step must decode > 1"
   assert not (np.asarray(full.tokens) == special_tokens.MASK).any()
+
+
+def test_bidirectional_prefix_cache_is_reused_not_recomputed():
+  # Under the full mask the cached prefix keys and values are stale (they
+  # predate later blocks), so the logits must differ from a recompute.
+  rule = UnmaskRule("confidence", k=1)
+  full, cached = (_run(rule, "bidirectional", 2, cached=c, record=True)
+                  for c in (False, True))
+  np.testing.assert_array_equal(cached.nfe, full.nfe)
+  assert np.abs(np.asarray(cached.trace.confidence)
+                - np.asarray(full.trace.confidence)).max() > 1e-3
 
 
 def test_top_k_steps_per_block_and_nfe():
@@ -115,6 +134,37 @@ def test_end_of_text_truncation_on_the_copy_oracle():
   # Block 2 predicts EOS at its first position: one step decodes it and
   # everything after it is truncated.
   np.testing.assert_array_equal(truncated.nfe, np.full(B, 4 + 1))
+
+
+class _FixedLogits(flax.struct.PyTreeNode):
+  """A denoiser whose logits [L, V] do not depend on the canvas."""
+
+  logits: jax.Array
+
+  def __call__(self, tokens, positions=None, qq_mask=None):
+    del positions, qq_mask
+    return jnp.broadcast_to(self.logits, (len(tokens), *self.logits.shape))
+
+
+def test_end_of_text_prediction_cuts_at_the_surest_eos_of_the_canvas():
+  # Answer offsets predict name 5 (offset 0 most surely), except EOS at
+  # offset 2 (p 0.22, block 0) and offset 6 (p 0.96, block 1). The cut is
+  # after the surest predicted EOS anywhere (6), not the block's only one
+  # (2); offset 2 decodes EOS last in its block and cuts after itself.
+  eos, name = special_tokens.EOS, 5
+  logits = np.zeros((P + G, 8), np.float32)
+  logits[P:, name] = 3.0
+  logits[P, name] = 4.0
+  logits[P + 2, name], logits[P + 2, eos] = 0.0, 0.5
+  logits[P + 6, name], logits[P + 6, eos] = 0.0, 5.0
+  run = functools.partial(generate, _FixedLogits(jnp.asarray(logits)),
+                          _prompt()[:2], gen_len=G, block_len=N,
+                          rule=UnmaskRule("confidence", k=1))
+  plain, truncated = run(), run(eot_truncation=True)
+  np.testing.assert_array_equal(plain.nfe, [G, G])
+  np.testing.assert_array_equal(truncated.nfe, [4, 4])
+  want = [name, name, eos, name, eos, eos, eos, eos]
+  np.testing.assert_array_equal(truncated.tokens, [want, want])
 
 
 def test_bad_arguments_are_named():
