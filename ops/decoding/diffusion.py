@@ -287,8 +287,14 @@ def generate(model, prompt, *, gen_len: int, block_len: int,
 
   if cached:
     # Static windows: a block's first step also rewrites the block before.
+    # A block that end-of-text prediction already filled is skipped (so are
+    # all after it).
     for lo in range(p, length, block_len):
-      state = step(state, 0 if lo == p else lo - block_len, lo)
+      state = jax.lax.cond(
+          jnp.any(window(state[0], lo) == mask_id),
+          functools.partial(step, start=0 if lo == p else lo - block_len,
+                            lo=lo),
+          lambda s: s, state)
       state = jax.lax.while_loop(
           lambda s, lo=lo: jnp.any(window(s[0], lo) == mask_id),
           functools.partial(step, start=lo, lo=lo), state)

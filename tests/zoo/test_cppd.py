@@ -133,6 +133,53 @@ def test_permuting_visual_tokens_with_their_positions_keeps_logits(parallel):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+def _every_layer_updates_everything(decoder, visual):
+  """Char logits [B, S, V] with the ordering stack's visual tokens updated
+  by its last layer too, as the reference computes them."""
+  s = decoder.cfg.num_slots
+  visual = visual + decoder.visual_pos
+  counted = visual
+  for layer in decoder.counting:
+    counted = layer(counted, layer.keys_values(counted))
+  x = jnp.concatenate([jnp.broadcast_to(
+      decoder.slot_queries, (visual.shape[0],) + decoder.slot_queries.shape),
+                       visual], axis=1)
+  for layer in decoder.ordering:
+    x = layer(x, layer.keys_values(x[:, s:]))
+  chars = decoder.edge(x[:, :s], decoder.edge.keys_values(counted))
+  return decoder.char_head(decoder.char_norm(chars))
+
+
+def test_skipping_the_last_ordering_visual_update_is_exact(parallel):
+  model, variables = parallel
+  visual = jax.jit(functools.partial(
+      model.apply, method=lambda m, x: m.encoder(x)))(
+          variables, _batch(8)["image"])
+  params = {"params": variables["params"]["decoder"]}
+  decoder = cppd.ParallelDecoder(CFG)
+  expected = jax.jit(functools.partial(
+      decoder.apply, method=_every_layer_updates_everything))(params, visual)
+  np.testing.assert_allclose(_apply(decoder, params, visual, False).char_logits,
+                             expected, rtol=1e-5, atol=1e-5)
+
+
+def test_slots_do_not_attend_to_each_other(parallel):
+  model, variables = parallel
+  images = _batch(9)["image"]
+  params = variables["params"]
+  # Slot queries are never keys: changing slot 2's query moves slot 2 only.
+  decoder = params["decoder"]
+  moved = decoder["slot_queries"].at[2].add(3.0)
+  changed = {"params": {**params,
+                        "decoder": {**decoder, "slot_queries": moved}}}
+  base = _apply(model, variables, images, True)
+  out = _apply(model, changed, images, True)
+  diff = np.abs(np.asarray(out.char_logits - base.char_logits)).max(axis=-1)
+  assert diff[:, 2].min() > 1e-3
+  np.testing.assert_allclose(np.delete(diff, 2, axis=1), 0, atol=1e-5)
+  np.testing.assert_allclose(out.count_logits, base.count_logits, atol=1e-5)
+
+
 def _stepwise_reference(model, variables, images):
   """Greedy decoding by full teacher-forced forwards (no cache), one per
   step, stopping once every row has emitted EOS."""

@@ -14,12 +14,20 @@ to the visual tokens only:
   the CC-refined visual tokens, softmax(P Wq (F Wk)^T) F Wv, then a linear
   map to the vocabulary; label-smoothed (0.1) cross-entropy.
 
-Loss = edge + w (cc + co). With w = 0 the same network is the plain parallel
-decoder (PD). Since class queries are never keys, the visual tokens evolve
-the same without them, so inference drops them: one decoder pass, argmax per
-slot, cut at the first EOS. Layers are pre-norm (RMSNorm, SwiGLU) rather
-than the reference's post-LayerNorm, and the edge attention is scaled by
-head_dim^-1/2; neither changes what is computed.
+Loss = edge + w (cc + co), each term a mean (cc over batch x classes, co
+over batch x slots, edge over scored slots), w = 1 as in the reference.
+With w = 0 the same network is the plain parallel decoder (PD). Since class
+queries are never keys, the visual tokens evolve the same without them, so
+inference drops them; nor are the ordering stack's visual tokens read after
+its last layer, which therefore updates the slots only. One decoder pass,
+argmax per slot, cut at the first EOS.
+
+Simplifications, none of which changes who attends to what: layers are
+pre-norm (RMSNorm, SwiGLU) rather than post-LayerNorm with a GELU MLP; the
+edge attention is scaled by head_dim^-1/2 (the reference leaves it
+unscaled); no drop-path; counting queries cover the whole token vocabulary
+(PAD, BOS and MASK always count 0) and classify counts 0..max_len (the
+reference's head has max_len outputs, so it cannot count max_len).
 """
 
 from typing import NamedTuple
@@ -120,9 +128,11 @@ class ParallelDecoder(nn.Module):
       counted = layer(counted, layer.keys_values(counted[:, num_queries:]))
     slots = jnp.concatenate([tile(self.slot_queries), visual], axis=1)
     s = self.cfg.num_slots
-    for layer in self.ordering:
+    for layer in self.ordering[:-1]:
       slots = layer(slots, layer.keys_values(slots[:, s:]))
-    slots = slots[:, :s]
+    # The last layer's visual tokens would key nothing: run its slots only.
+    last = self.ordering[-1]
+    slots = last(slots[:, :s], last.keys_values(slots[:, s:]))
     chars = self.edge(slots,
                       self.edge.keys_values(counted[:, num_queries:]))
     char_logits = self.char_head(self.char_norm(chars))
