@@ -8,9 +8,7 @@ The first call trains it with `train.loop.run` into the user cache (a lock
 lets concurrent first calls train it once); later calls load it.
 """
 
-import contextlib
 import dataclasses
-import fcntl
 import pathlib
 import sys
 
@@ -60,17 +58,6 @@ def workdir_for(smoke: bool = False) -> pathlib.Path:
       "mdm_lists" + ("_smoke" if smoke else ""))
 
 
-@contextlib.contextmanager
-def _exclusive(path: pathlib.Path):
-  path.parent.mkdir(parents=True, exist_ok=True)
-  with open(path, "a") as handle:
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def load(smoke: bool = False, workdir: str | pathlib.Path | None = None
          ) -> TrainedMDM:
   """The list-task MDM: from `workdir`, or trained once into the cache.
@@ -81,7 +68,7 @@ def load(smoke: bool = False, workdir: str | pathlib.Path | None = None
   """
   if workdir is None:
     workdir = workdir_for(smoke)
-    with _exclusive(workdir.parent / f".{workdir.name}.lock"):
+    with cache.locked(workdir.parent / f".{workdir.name}.lock"):
       if not (workdir / "eval.json").exists():
         print(f"training the list-task MDM once into {workdir}",
               file=sys.stderr)
