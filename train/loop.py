@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import os
 import pathlib
 import sys
 import time
@@ -27,6 +28,10 @@ from train.state import TrainState, create_state, make_optimizer, train_step
 from zoo import registry, sharding
 from zoo.checkpoint import Checkpointer
 from zoo.errors import ConfigError
+
+# Shapes and dtypes of one prepared batch: enough to rebuild the model, so
+# `load` needs no dataset once a run has written it.
+INPUT_SPEC = "input_spec.json"
 
 
 @dataclasses.dataclass
@@ -85,6 +90,21 @@ def prepare(cfg: config_lib.TrainConfig, mesh, init_inputs
   return run, init
 
 
+def _write_input_spec(workdir: pathlib.Path, batch: dict) -> None:
+  spec = {name: [list(a.shape), str(a.dtype)] for name, a in batch.items()}
+  if jax.process_index() == 0:
+    atomic_write_text(workdir / INPUT_SPEC, json.dumps(spec))
+
+
+def _read_input_spec(workdir: pathlib.Path) -> dict | None:
+  """Zero arrays shaped like a run's batch, or None if it wrote no spec."""
+  path = workdir / INPUT_SPEC
+  if not path.exists():
+    return None
+  return {name: jax.numpy.zeros(shape, dtype)
+          for name, (shape, dtype) in json.loads(path.read_text()).items()}
+
+
 def _prepare_workdir(workdir: pathlib.Path, cfg) -> dict:
   if workdir.exists() and not workdir.is_dir():
     raise ConfigError(f"workdir {workdir} exists and is not a directory")
@@ -116,6 +136,7 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
   run_, init = prepare(cfg, mesh, first)
 
   cfg_dict = _prepare_workdir(workdir, cfg)
+  _write_input_spec(workdir, first)
   ckpt = Checkpointer(workdir / "checkpoints", keep=cfg.keep_checkpoints)
   start = 0
   if ckpt.latest_step() is not None:
@@ -208,6 +229,10 @@ def load(workdir: str | pathlib.Path, step: int | None = None, *,
          ) -> tuple[Run, TrainState, int]:
   """Restores a trained run from its workdir onto any mesh.
 
+  The model's input shapes come from the workdir's input spec; a run
+  trained before it wrote one reads a batch of its dataset instead (and
+  leaves the spec for next time, where the workdir is writable).
+
   Args:
     workdir: a training workdir.
     step: checkpoint step (latest if None).
@@ -218,7 +243,8 @@ def load(workdir: str | pathlib.Path, step: int | None = None, *,
   Returns:
     (run, state, step).
   """
-  ckpt_dir = pathlib.Path(workdir) / "checkpoints"
+  workdir = pathlib.Path(workdir)
+  ckpt_dir = workdir / "checkpoints"
   if not ckpt_dir.is_dir():
     raise ConfigError(f"{workdir} holds no checkpoints (no {ckpt_dir})")
   ckpt = Checkpointer(ckpt_dir, read_only=True)
@@ -226,10 +252,14 @@ def load(workdir: str | pathlib.Path, step: int | None = None, *,
   cfg = config_lib.from_dict(saved)
   cfg = dataclasses.replace(cfg, mesh=mesh)
   mesh = sharding.make_mesh(mesh, devices)
-  task = tasks.get(config_lib.task_name(cfg))
-  batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
-  with jax.set_mesh(mesh):
-    first = batches[0]
+  first = _read_input_spec(workdir)
+  if first is None:
+    task = tasks.get(config_lib.task_name(cfg))
+    batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
+    with jax.set_mesh(mesh):
+      first = batches[0]
+    if os.access(workdir, os.W_OK):
+      _write_input_spec(workdir, first)
   run_, _ = prepare(cfg, mesh, first)
   step, state = ckpt.restore(run_.abstract, expected_config=saved, step=step)
   ckpt.close()

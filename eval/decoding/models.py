@@ -8,6 +8,10 @@ model on the same tokens), "code" and "code_draft" (the same on stdlib
 source code). `smoke=True` gives a tiny, quickly trained model of the same
 kind for tests. Models are trained with `train.loop.run` into the user
 cache (a lock serialises concurrent first calls) and reused afterwards.
+
+A loaded workdir keeps the tokenizer and token windows of its dataset
+(`tokenizer.json`, `{train,validation}_windows.npy`), so a copy of it runs
+the reports on a host without tensorflow-datasets, such as a GPU host.
 """
 
 import dataclasses
@@ -103,7 +107,10 @@ def load_target(name: str = "text", smoke: bool = False,
                      f"decoder_lm")
   lm = CachedLM(jax.device_get(state.params), run.model)
   dataset = run.cfg.data.name
-  tok = stdlib_bpe.tokenizer(sources.prepare(dataset))
+  tok = tokenizers.Tokenizer.from_str(_kept(
+      workdir / "tokenizer.json",
+      lambda: stdlib_bpe.tokenizer(sources.prepare(dataset)).to_str(),
+      pathlib.Path.read_text, pathlib.Path.write_text))
   val_loss = json.loads((workdir / "eval.json").read_text())["nll"]
   target = Target(name, lm, tok, dataset, val_loss, float("nan"), workdir)
   return dataclasses.replace(target, greedy_rep4=_greedy_rep4(target))
@@ -125,11 +132,26 @@ def _greedy_rep4(target: Target) -> float:
   return rate
 
 
-def _split_windows(dataset: str, split: str) -> np.ndarray:
+def _kept(path: pathlib.Path, make, read, write):
+  """read(path) if it exists; else make(), written to path first (whole or
+  not at all: through a partial file that is then renamed)."""
+  if not path.exists():
+    partial = path.with_name(f"{path.stem}.partial{path.suffix}")
+    write(partial, make())
+    partial.replace(path)
+  return read(path)
+
+
+def _split_windows(target: Target, split: str) -> np.ndarray:
   """[num_windows, WINDOW + 1] int32, in storage order (TFDS shuffles)."""
-  source = sources.data_source(dataset, split)
-  rows = source.__getitems__(list(range(len(source))))
-  return np.stack([np.asarray(r["tokens"]) for r in rows])
+
+  def load():
+    source = sources.data_source(target.dataset, split)
+    rows = source.__getitems__(list(range(len(source))))
+    return np.stack([np.asarray(r["tokens"], np.int32) for r in rows])
+
+  return _kept(target.workdir / f"{split}_windows.npy", load, np.load,
+               np.save)
 
 
 def train_tokens(target: Target) -> np.ndarray:
@@ -138,7 +160,7 @@ def train_tokens(target: Target) -> np.ndarray:
   Each window is contiguous text; consecutive windows are not (the dataset
   stores them shuffled), which adds one spurious junction per window.
   """
-  return _split_windows(target.dataset, "train").reshape(-1)
+  return _split_windows(target, "train").reshape(-1)
 
 
 def heldout_prompts(target: Target, num: int, length: int,
@@ -149,7 +171,7 @@ def heldout_prompts(target: Target, num: int, length: int,
   validation windows that hold `length` tokens with no document boundary
   or special token.
   """
-  windows = _split_windows(target.dataset, "validation")
+  windows = _split_windows(target, "validation")
   special = windows < len(special_tokens.NAMES)
   if length > windows.shape[1]:
     raise ValueError(f"heldout_prompts: length {length} exceeds the "

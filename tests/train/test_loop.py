@@ -97,6 +97,28 @@ def test_restore_across_meshes(tmp_path):
     assert len(kernel.sharding.device_set) == len(devices)
 
 
+def test_load_needs_no_dataset_once_the_input_spec_exists(tmp_path,
+                                                          monkeypatch):
+  loop.run(_cfg(), tmp_path, devices=jax.devices()[:1])
+  _, reference, _ = loop.load(tmp_path)
+  spec = json.loads((tmp_path / loop.INPUT_SPEC).read_text())
+  assert spec["x"][0][0] == _cfg().data.batch_size
+
+  def no_data(*args, **kwargs):
+    raise AssertionError("load read the dataset")
+
+  monkeypatch.setattr(pipeline, "TrainBatches", no_data)
+  _, state, _ = loop.load(tmp_path)
+  for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(reference),
+                  strict=True):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  # A run from before the spec existed: read from the data, then written.
+  (tmp_path / loop.INPUT_SPEC).unlink()
+  monkeypatch.undo()
+  loop.load(tmp_path)
+  assert json.loads((tmp_path / loop.INPUT_SPEC).read_text()) == spec
+
+
 def test_incompatible_checkpoint_is_refused(tmp_path):
   loop.run(_cfg(), tmp_path, devices=jax.devices()[:1])
   before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
