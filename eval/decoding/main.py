@@ -16,6 +16,8 @@ import importlib
 import json
 import sys
 
+import jax
+
 from zoo import registry
 
 
@@ -32,6 +34,21 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--new-tokens", type=int, default=128)
   p.add_argument("--json", action="store_true", help="print JSON only")
   return p
+
+
+def with_speedups(report: dict) -> dict:
+  """`report` plus, for every `<method>_tokens_per_second` beside greedy's,
+  `<method>_speedup_vs_greedy`: wall clock, the same prompts, one run."""
+  greedy = report.get("greedy_tokens_per_second")
+  if not greedy:
+    return report
+  speedups = {
+      key.removesuffix("tokens_per_second") + "speedup_vs_greedy":
+          value / greedy
+      for key, value in report.items()
+      if key.endswith("_tokens_per_second")
+      and key != "greedy_tokens_per_second"}
+  return {**report, **speedups}
 
 
 def main(argv: list[str]) -> int:
@@ -54,11 +71,12 @@ def main(argv: list[str]) -> int:
   prompts = models.heldout_prompts(target, args.prompts, args.prompt_length)
   result = {
       "system": args.system, "model": target.name,
+      "device": jax.devices()[0].device_kind,
       "target_val_loss": target.val_loss,
       "target_greedy_rep4": target.greedy_rep4,
       "prompts": args.prompts, "prompt_length": args.prompt_length,
       "new_tokens": args.new_tokens,
-      **module.report(target, prompts, args.new_tokens),
+      **with_speedups(module.report(target, prompts, args.new_tokens)),
   }
   if args.json:
     print(json.dumps(result))

@@ -28,7 +28,6 @@ from ops.decoding.sampling import generate
 from train import config as config_lib
 from train import loop
 from train.data import sources
-from train.data.builders import stdlib_bpe
 from zoo import cache
 from zoo.lm import special_tokens
 from zoo.lm.decoder import CachedLM
@@ -108,8 +107,7 @@ def load_target(name: str = "text", smoke: bool = False,
   lm = CachedLM(jax.device_get(state.params), run.model)
   dataset = run.cfg.data.name
   tok = tokenizers.Tokenizer.from_str(_kept(
-      workdir / "tokenizer.json",
-      lambda: stdlib_bpe.tokenizer(sources.prepare(dataset)).to_str(),
+      workdir / "tokenizer.json", lambda: _dataset_tokenizer(dataset),
       pathlib.Path.read_text, pathlib.Path.write_text))
   val_loss = json.loads((workdir / "eval.json").read_text())["nll"]
   target = Target(name, lm, tok, dataset, val_loss, float("nan"), workdir)
@@ -130,6 +128,15 @@ def _greedy_rep4(target: Target) -> float:
   rate = repeated_ngram_rate(np.asarray(out), 4)
   stats.write_text(json.dumps({"greedy_rep4": rate, "setting": setting}))
   return rate
+
+
+def _dataset_tokenizer(dataset: str) -> str:
+  """The BPE tokenizer (JSON) stored with `dataset`."""
+  # Imported here: the builder needs tensorflow-datasets, which a host that
+  # only runs a copied workdir may lack.
+  from train.data.builders import stdlib_bpe  # noqa: PLC0415
+
+  return stdlib_bpe.tokenizer(sources.prepare(dataset)).to_str()
 
 
 def _kept(path: pathlib.Path, make, read, write):

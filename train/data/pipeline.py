@@ -13,7 +13,6 @@ trains. Splits small enough are read into memory once.
 
 from collections.abc import Iterator, Mapping
 
-import grain
 import jax
 import numpy as np
 
@@ -117,6 +116,10 @@ class TrainBatches:
 
   def prefetched(self, start: int, stop: int) -> Iterator[dict]:
     """Local batches of steps start..stop-1, prepared ahead on a thread."""
+    # Imported here: loading a trained run (on a host without grain, say)
+    # never iterates.
+    import grain  # noqa: PLC0415
+
     steps = grain.MapDataset.range(start, stop).map(self.local)
     return iter(steps.to_iter_dataset(
         grain.ReadOptions(num_threads=1, prefetch_buffer_size=8)))
