@@ -10,6 +10,7 @@ import pytest
 from jax import numpy as jnp
 from scipy import stats
 
+from ops.decoding.pearl import pearl_generate
 from ops.decoding.sampling import generate
 from ops.decoding.speculative import speculative_generate
 from zoo.lm.decoder import CachedLM, DecoderConfig, DecoderLM
@@ -43,19 +44,26 @@ def random_prompts(seed, batch, length, vocab_size):
   return jnp.asarray(rng.integers(0, vocab_size, (batch, length)), jnp.int32)
 
 
-@pytest.mark.parametrize("seed, gamma", [(0, 2), (1, 5)])
-def test_greedy_equals_target_greedy_on_table_lms(seed, gamma):
+# PEARL's greedy path shares these properties; its own tests are in
+# test_pearl.py.
+LOSSLESS = {"speculative": speculative_generate, "pearl": pearl_generate}
+
+
+@pytest.mark.parametrize("method, seed, gamma", [
+    ("speculative", 0, 2), ("speculative", 1, 5), ("pearl", 0, 1),
+    ("pearl", 1, 4)])
+def test_greedy_equals_target_greedy_on_table_lms(method, seed, gamma):
+  decode = LOSSLESS[method]
   target, draft = table_pair(seed)
   prompts = random_prompts(seed, 8, 3, target.vocab_size)
-  out = speculative_generate(target, draft, prompts, 17, gamma=gamma)
+  out = decode(target, draft, prompts, 17, gamma=gamma)
   np.testing.assert_array_equal(out.tokens, generate(target, prompts,
                                                      17).tokens)
   # Both verdicts happened: the test covers acceptance and rollback.
   assert out.accepted.sum() > 0 and out.rejections.sum() > 0
   # Rows are independent: reordering them reorders every per-row result.
   order = np.random.default_rng(seed).permutation(len(prompts))
-  shuffled = speculative_generate(target, draft, prompts[order], 17,
-                                  gamma=gamma)
+  shuffled = decode(target, draft, prompts[order], 17, gamma=gamma)
   for field in ("tokens", "rounds", "accepted", "rejections"):
     np.testing.assert_array_equal(getattr(shuffled, field),
                                   np.asarray(getattr(out, field))[order])
@@ -63,10 +71,11 @@ def test_greedy_equals_target_greedy_on_table_lms(seed, gamma):
   assert out.draft_forwards == 1 + gamma * out.rounds.max()
 
 
-def test_greedy_equals_target_greedy_on_decoders():
+@pytest.mark.parametrize("method", list(LOSSLESS))
+def test_greedy_equals_target_greedy_on_decoders(method):
   target, draft = decoder_pair(0)
   prompts = random_prompts(0, 4, 5, target.vocab_size)
-  out = speculative_generate(target, draft, prompts, 12, gamma=3)
+  out = LOSSLESS[method](target, draft, prompts, 12, gamma=3)
   np.testing.assert_array_equal(out.tokens, generate(target, prompts,
                                                      12).tokens)
   assert out.accepted.sum() > 0 and out.rejections.sum() > 0
