@@ -13,7 +13,9 @@ its correct answers are n! permutations, so positions decoded together
 clash); copy's drop (at most 2 points: one correct answer, no dependency
 between positions); and the perfect-marginal oracle against shuffle's
 closed form (4 names, k = 1, 2, 4, sampling; the largest deviation in
-binomial standard errors, at most 3).
+binomial standard errors, at most 3); and whether the threshold rule (0.9)
+adapts, as the paper says it does not: its tokens per step on shuffle over
+those on copy (the paper's reading holds at >= 0.9, no reduction).
 """
 
 import jax
@@ -34,6 +36,10 @@ def check():
   results = {k: sweep.evaluate(mdm, examples, prompts,
                                sweep.Sampler(UnmaskRule("confidence", k=k)))
              for k in PER_STEP}
+  threshold = sweep.evaluate(mdm, examples, prompts, sweep.Sampler(
+      UnmaskRule("threshold", threshold=0.9)))
+  tps = {task: threshold.task_tokens_per_step(task)
+         for task in ("shuffle", "copy")}
   drop = {task: results[1].task_accuracy(task)
           - results[PER_STEP[-1]].task_accuracy(task)
           for task in ("shuffle", "copy")}
@@ -61,4 +67,11 @@ def check():
                f"standard errors (baseline: oracle copy accuracy "
                f"{copy_exact:.3f})", "oracle_max_z", max(z), copy_exact, 3.0,
                higher_is_better=False),
+      measured("parallelbench", "threshold 0.9 fails to reduce tokens per "
+               f"step on shuffle: shuffle / copy tokens per step >= 0.9 "
+               f"(shuffle {tps['shuffle']:.2f} at accuracy "
+               f"{threshold.task_accuracy('shuffle'):.3f}, one token per "
+               f"step {results[1].task_accuracy('shuffle'):.3f}; baseline: "
+               "copy tokens per step)", "threshold_shuffle_over_copy_tps",
+               tps["shuffle"] / tps["copy"], tps["copy"], 0.9),
   ]

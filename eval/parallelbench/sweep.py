@@ -62,6 +62,10 @@ class Result:
   def task_accuracy(self, task: str) -> float:
     return float(self.correct[self.tasks == task].mean())
 
+  def task_tokens_per_step(self, task: str) -> float:
+    nfe = self.nfe[self.tasks == task]
+    return self.gen_len * len(nfe) / float(nfe.sum())
+
 
 def load_examples(num: int | None = None, split: str = "test"
                   ) -> tuple[list[lists.Example], np.ndarray]:
