@@ -91,3 +91,15 @@ def test_summary_pareto_table_and_plot(tmp_path):
       "reference"}
   bench.plot(results, tmp_path / "pareto.png")
   assert (tmp_path / "pareto.png").stat().st_size > 0
+
+
+def test_per_task_tokens_per_step():
+  result = sweep.Result(sweep.Sampler(UnmaskRule("threshold")),
+                        correct=np.array([1, 0, 1, 1]),
+                        nfe=np.array([3, 8, 6, 2]),
+                        tasks=np.array(["copy", "shuffle", "shuffle", "copy"]),
+                        gen_len=24)
+  assert result.task_tokens_per_step("copy") == pytest.approx(48 / 5)
+  assert result.task_tokens_per_step("shuffle") == pytest.approx(48 / 14)
+  assert result.tokens_per_step == pytest.approx(96 / 19)
+  assert result.task_accuracy("shuffle") == 0.5
