@@ -27,9 +27,14 @@ class ClaimRecord:
 
 def measured(system: str, claim: str, metric: str, value: float,
              baseline: float | None, threshold: float,
-             higher_is_better: bool = True) -> ClaimRecord:
-  """A record whose verdict compares `value` with `threshold`."""
-  passed = value >= threshold if higher_is_better else value <= threshold
+             higher_is_better: bool = True,
+             strict: bool = False) -> ClaimRecord:
+  """A record whose verdict compares `value` with `threshold`: at least
+  (at most) it, or with `strict` more (less) than it, as in "beats"."""
+  if higher_is_better:
+    passed = value > threshold if strict else value >= threshold
+  else:
+    passed = value < threshold if strict else value <= threshold
   return ClaimRecord(system, claim, metric, float(value),
                      None if baseline is None else float(baseline),
                      float(threshold), bool(passed))

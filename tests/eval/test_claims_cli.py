@@ -64,3 +64,11 @@ def test_simvq_claim_runs():
       "utilization_ratio_lecun_init"]
   assert all(r.seconds > 0 and r.value > 0 for r in records)
   assert 0 < records[0].value <= 1 and 0 < records[0].baseline <= 1
+
+
+def test_strict_verdicts_fail_a_tie():
+  at = lambda **kw: claims.measured("fake", "c", "m", 1.0, None, 1.0, **kw)
+  assert at().passed and not at(strict=True).passed
+  assert at(higher_is_better=False).passed
+  assert not at(higher_is_better=False, strict=True).passed
+  assert claims.measured("fake", "c", "m", 1.1, None, 1.0, strict=True).passed
