@@ -105,12 +105,6 @@ def _decide(logits, last_real, lookahead: int, beta):
   return stats.argmax, accept_lookahead(stats.argmax, stats.confidence, beta)
 
 
-def _keep_first(cache, start, count, width: int):
-  """Keeps the first count [B] of the `width` slots written at start [B]."""
-  identity = jnp.broadcast_to(jnp.arange(width), (count.shape[0], width))
-  return cache.commit(start, identity, count)
-
-
 def _write(buffer, values, offset):
   """buffer [B, N] with values [B, K] written at per-row offset [B]."""
   return jax.vmap(lambda row, new, at: jax.lax.dynamic_update_slice_in_dim(
@@ -157,7 +151,9 @@ def lookahead_generate(lm, prompt, max_new_tokens: int, *, placeholder,
   logits, cache = lm.extend(
       jnp.concatenate([prompt.astype(jnp.int32), placeholders], 1), cache)
   predictions, kept = _decide(logits, zeros + p - 1, m, beta)
-  cache = _keep_first(cache, zeros, zeros + p, p + m)
+  # The placeholders' slots are dropped: kept slots are a prefix, so
+  # dropping the rest only shortens the cache.
+  cache = cache.replace(length=zeros + p)
   # Slack: a row with fewer than T tokens may write m + 1 more.
   out = _write(jnp.zeros((b, max_new_tokens + m), jnp.int32), predictions,
                zeros)
@@ -172,8 +168,8 @@ def lookahead_generate(lm, prompt, max_new_tokens: int, *, placeholder,
     predictions, kept = _decide(logits, state.num_pending - 1, m, beta)
     # The pending tokens are now in the cache; finished rows keep none, so
     # their length (and the capacity they need) stays put.
-    cache = _keep_first(cache, start, jnp.where(live, state.num_pending, 0),
-                        width)
+    cache = cache.replace(length=start + jnp.where(live, state.num_pending,
+                                                   0))
     return _State(
         out=jnp.where(live[:, None],
                       _write(state.out, predictions, state.num_out),
