@@ -66,6 +66,14 @@ def _validate(q, k, v, prefix_len, qq_mask):
                      f"{list(qq_mask.shape)}")
 
 
+def write_rows(cache, new, start):
+  """Writes new [B, T, ...] into cache [B, S, ...] at per-row offsets [B]
+  (in the cache's dtype)."""
+  def one(c, n, s):
+    return jax.lax.dynamic_update_slice_in_dim(c, n.astype(c.dtype), s, 0)
+  return jax.vmap(one)(cache, new, start)
+
+
 def key_mask(prefix_len, qq_mask, num_slots: int) -> jax.Array:
   """[B, T, S] bool: which cache slots each new query sees."""
   t = qq_mask.shape[-1]

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import jax
 from jax import numpy as jnp
 
+from ops.attention import write_rows
 from ops.vocab import vocab_reduce
 
 
@@ -105,12 +106,6 @@ def _decide(logits, last_real, lookahead: int, beta):
   return stats.argmax, accept_lookahead(stats.argmax, stats.confidence, beta)
 
 
-def _write(buffer, values, offset):
-  """buffer [B, N] with values [B, K] written at per-row offset [B]."""
-  return jax.vmap(lambda row, new, at: jax.lax.dynamic_update_slice_in_dim(
-      row, new, at, 0))(buffer, values, offset)
-
-
 def _validate(prompt, max_new_tokens, lookahead):
   if prompt.ndim != 2 or not jnp.issubdtype(prompt.dtype, jnp.integer):
     raise ValueError(f"lookahead_generate: prompt must be int [B, P], got "
@@ -155,7 +150,7 @@ def lookahead_generate(lm, prompt, max_new_tokens: int, *, placeholder,
   # dropping the rest only shortens the cache.
   cache = cache.replace(length=zeros + p)
   # Slack: a row with fewer than T tokens may write m + 1 more.
-  out = _write(jnp.zeros((b, max_new_tokens + m), jnp.int32), predictions,
+  out = write_rows(jnp.zeros((b, max_new_tokens + m), jnp.int32), predictions,
                zeros)
 
   def step(state: _State) -> _State:
@@ -172,7 +167,7 @@ def lookahead_generate(lm, prompt, max_new_tokens: int, *, placeholder,
                                                    0))
     return _State(
         out=jnp.where(live[:, None],
-                      _write(state.out, predictions, state.num_out),
+                      write_rows(state.out, predictions, state.num_out),
                       state.out),
         num_out=jnp.where(live, state.num_out + kept, state.num_out),
         pending=jnp.where(live[:, None], predictions, state.pending),

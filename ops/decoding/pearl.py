@@ -31,6 +31,7 @@ from typing import NamedTuple
 import jax
 from jax import numpy as jnp
 
+from ops.attention import write_rows
 from ops.decoding.speculative import (
     SpeculativeGeneration,
     check_args,
@@ -39,7 +40,6 @@ from ops.decoding.speculative import (
     read_rows,
     token_probs,
     verify_chain,
-    write_rows,
 )
 
 

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import jax
 from jax import numpy as jnp
 
+from ops.attention import write_rows
 from ops.decoding.sampling import filter_logits
 
 
@@ -82,12 +83,6 @@ def read_rows(seq, start, width: int):
   """seq [B, S], start [B] -> [B, width]: slots start[b] + [0, width)."""
   return jax.vmap(lambda s, i: jax.lax.dynamic_slice_in_dim(s, i, width))(
       seq, start)
-
-
-def write_rows(seq, new, start):
-  """Writes new [B, W] into seq [B, S] at slots start[b] + [0, W)."""
-  return jax.vmap(jax.lax.dynamic_update_slice_in_dim, (0, 0, 0, None))(
-      seq, new.astype(seq.dtype), start, 0)
 
 
 def prefill(target, draft, prompt, capacity: int, key, temperature: float):

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, Protocol
 import jax
 from jax import numpy as jnp
 
+from ops.attention import write_rows
 from ops.decoding import tree
 
 
@@ -96,12 +97,6 @@ def last_tokens(history, length, n: int):
   return jnp.take_along_axis(history, jnp.maximum(index, 0), axis=1)
 
 
-def _append(history, new, length):
-  """Writes new [B, K] at history[b, length[b]:] per row."""
-  return jax.vmap(lambda h, n, s: jax.lax.dynamic_update_slice_in_dim(
-      h, n, s, 0))(history, new, length)
-
-
 @functools.partial(jax.jit, static_argnames=("max_new_tokens", "drafter"))
 def tree_decode(lm, prompt, max_new_tokens: int, drafter: Drafter,
                 state) -> TreeDecoding:
@@ -166,7 +161,7 @@ def tree_decode(lm, prompt, max_new_tokens: int, drafter: Drafter,
     new = jnp.concatenate([path_tokens[:, 1:], accepted.bonus[:, None]], 1)
     new = jnp.where(jnp.arange(size) == num_new[:, None] - 1,
                     accepted.bonus[:, None], new)
-    history = _append(history, new, length)
+    history = write_rows(history, new, length)
     length = length + num_new
     steps = steps + 1
     step_tokens = step_tokens.at[:, steps].set(num_new)

@@ -6,10 +6,9 @@ training (all tokens new, causal or bidirectional mask) and cached decoding
 """
 
 import flax.linen as nn
-import jax
 from jax import numpy as jnp
 
-from ops.attention import prefix_attention
+from ops.attention import prefix_attention, write_rows
 from zoo import sharding
 from zoo.layers.rope import apply_rope
 
@@ -43,13 +42,6 @@ class Projection(nn.Module):
 def _dense(features, axes, dtype, name):
   features = features if isinstance(features, tuple) else (features,)
   return Projection(features, axes, dtype=dtype, name=name)
-
-
-def write_rows(cache, new, start):
-  """Writes new [B, T, ...] into cache [B, S, ...] at per-row offsets [B]."""
-  def one(c, n, s):
-    return jax.lax.dynamic_update_slice_in_dim(c, n.astype(c.dtype), s, 0)
-  return jax.vmap(one)(cache, new, start)
 
 
 class Attention(nn.Module):

@@ -13,7 +13,7 @@ import flax.struct
 import jax
 from jax import numpy as jnp
 
-from ops.attention import causal_mask, key_mask
+from ops.attention import causal_mask, key_mask, write_rows
 
 
 @flax.struct.dataclass
@@ -80,11 +80,8 @@ class TableLM(flax.struct.PyTreeNode):
       positions = cache.length[:, None] + jnp.arange(t)
     if qq_mask is None:
       qq_mask = causal_mask(t)
-    write = jax.vmap(lambda c, n, s: jax.lax.dynamic_update_slice_in_dim(
-        c, n, s, 0))
-    slots_tok = write(cache.tokens, tokens.astype(jnp.int32), cache.length)
-    slots_pos = write(cache.positions, positions.astype(jnp.int32),
-                      cache.length)
+    slots_tok = write_rows(cache.tokens, tokens, cache.length)
+    slots_pos = write_rows(cache.positions, positions, cache.length)
     context = [tokens.astype(jnp.int32)]
     if self.order == 3:
       visible = key_mask(cache.length, qq_mask, cache.capacity)  # [B, T, S]
