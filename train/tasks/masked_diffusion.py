@@ -8,14 +8,9 @@ prompt. Each step masks every answer position with a per-sequence rate t
 (`diffusion.diffusion_loss`, weighted as the config says).
 """
 
-import numpy as np
-
 from train import tasks
+from train.tasks import lm_next_token
 from zoo.lm import diffusion
-
-
-def prepare(examples):
-  return {"tokens": np.asarray(examples["tokens"], np.int32)}
 
 
 def _canvas(model, tokens):
@@ -40,7 +35,7 @@ def loss(model, variables, inputs, key):
 tasks.register(tasks.Task(
     name="masked_diffusion",
     features=("tokens",),
-    prepare=prepare,
+    prepare=lm_next_token.prepare,
     init=init,
     loss=loss,
 ))

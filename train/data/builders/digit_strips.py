@@ -71,10 +71,8 @@ def strips(images: np.ndarray, labels: np.ndarray, pool: np.ndarray,
 
 def split_pools(labels: np.ndarray) -> dict[str, np.ndarray]:
   """The digit rows each split draws from: the `digits` dataset's split."""
-  test = digits.test_indices(labels)
-  everything = np.arange(len(labels))
-  return {"train": np.array([i for i in everything if i not in test]),
-          "test": np.array(sorted(test))}
+  return {split: np.array(indices)
+          for split, indices in digits.split_indices(labels).items()}
 
 
 class DigitStrips(tfds.core.GeneratorBasedBuilder):

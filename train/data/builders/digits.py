@@ -29,6 +29,13 @@ def test_indices(labels: np.ndarray) -> frozenset[int]:
   return frozenset(chosen)
 
 
+def split_indices(labels) -> dict[str, list[int]]:
+  """Row indices of each split: `test_indices`, and the rest for train."""
+  test = test_indices(labels)
+  return {"train": [i for i in range(len(labels)) if i not in test],
+          "test": sorted(test)}
+
+
 class Digits(tfds.core.GeneratorBasedBuilder):
   """The 8x8 digits bundled with scikit-learn, scaled to [0, 1]."""
 
@@ -61,14 +68,8 @@ class Digits(tfds.core.GeneratorBasedBuilder):
     digits = datasets.load_digits()
     images = (digits.images / 16.0).astype(np.float32)
     labels = digits.target.astype(np.int64)
-    test = test_indices(labels)
-    everything = range(len(labels))
-    return {
-        "train": self._generate_examples(
-            images, labels, [i for i in everything if i not in test]
-        ),
-        "test": self._generate_examples(images, labels, sorted(test)),
-    }
+    return {split: self._generate_examples(images, labels, indices)
+            for split, indices in split_indices(labels).items()}
 
   def _generate_examples(self, images, labels, indices):
     for i in indices:

@@ -56,10 +56,11 @@ class ParallelbenchLists(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Generated, nothing to download.
-    return {split: self._generate_examples(split)
+    records = list(generate())  # both splits come from one seeded draw
+    return {split: self._generate_examples(records, split)
             for split in ("train", "test")}
 
-  def _generate_examples(self, split: str):
-    for key, record_split, record in generate():
+  def _generate_examples(self, records, split: str):
+    for key, record_split, record in records:
       if record_split == split:
         yield key, record
