@@ -25,6 +25,7 @@ from zoo.vision.recognition import (
     RecognizerConfig,
     StripEncoder,
     cut_at_eos,
+    head,
     learned,
 )
 
@@ -60,12 +61,8 @@ class ARRecognizer(nn.Module):
     self.cross = [CrossLayer(cfg, name=f"cross_{i}")
                   for i in range(cfg.decoder_layers)]
     self.final_norm = nn.RMSNorm()
-    self.head = nn.Dense(
-        cfg.vocab_size, name="head",
-        kernel_init=nn.with_logical_partitioning(
-            nn.initializers.lecun_normal(), (sharding.EMBED, sharding.VOCAB)),
-        bias_init=nn.with_logical_partitioning(nn.initializers.zeros_init(),
-                                               (sharding.VOCAB,)))
+    self.head = head(cfg.vocab_size, (sharding.EMBED, sharding.VOCAB),
+                     "head")
 
   def memory(self, images):
     """images [B, H, W] -> per layer (keys, values) [B, N, heads, Dh]."""

@@ -45,6 +45,7 @@ from zoo.vision.recognition import (
     RecognizerConfig,
     StripEncoder,
     cut_at_eos,
+    head,
     learned,
     sequence_loss,
 )
@@ -74,15 +75,6 @@ def order_targets(labels: jax.Array) -> jax.Array:
   return (labels != special_tokens.PAD).astype(jnp.float32)
 
 
-def _head(features, axes, name):
-  return nn.Dense(
-      features, name=name,
-      kernel_init=nn.with_logical_partitioning(
-          nn.initializers.lecun_normal(), axes),
-      bias_init=nn.with_logical_partitioning(nn.initializers.zeros_init(),
-                                             axes[1:]))
-
-
 class ParallelDecoder(nn.Module):
   """visual tokens [B, N, E] -> CPPDOutput, in one pass.
 
@@ -102,14 +94,14 @@ class ParallelDecoder(nn.Module):
                      for i in range(cfg.decoder_layers)]
     self.edge = CrossLayer(cfg)
     self.char_norm = nn.RMSNorm()
-    self.char_head = _head(cfg.vocab_size, (sharding.EMBED, sharding.VOCAB),
-                           "char_head")
+    self.char_head = head(cfg.vocab_size, (sharding.EMBED, sharding.VOCAB),
+                          "char_head")
     self.count_norm = nn.RMSNorm()
-    self.count_head = _head(cfg.max_len + 1, (sharding.EMBED, None),
-                            "count_head")
+    self.count_head = head(cfg.max_len + 1, (sharding.EMBED, None),
+                           "count_head")
     self.order_norm = nn.RMSNorm()
-    self.order_head = _head(cfg.num_slots, (sharding.EMBED, None),
-                            "order_head")
+    self.order_head = head(cfg.num_slots, (sharding.EMBED, None),
+                           "order_head")
 
   def __call__(self, visual, *, side_tasks: bool = False) -> CPPDOutput:
     """Args:

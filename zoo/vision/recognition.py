@@ -165,6 +165,17 @@ def learned(module: nn.Module, name: str, rows: int):
       (rows, module.cfg.embed_dim))
 
 
+def head(features: int, axes, name: str) -> nn.Dense:
+  """A linear output head (lecun-normal weights, zero bias) whose kernel
+  has logical axes `axes` (input, output)."""
+  return nn.Dense(
+      features, name=name,
+      kernel_init=nn.with_logical_partitioning(
+          nn.initializers.lecun_normal(), axes),
+      bias_init=nn.with_logical_partitioning(nn.initializers.zeros_init(),
+                                             axes[1:]))
+
+
 def _conv(features, kernel, strides, padding, name):
   return nn.Conv(
       features, kernel, strides, padding=padding, name=name,
