@@ -101,7 +101,7 @@ def _launch_tpu(q, k, v, lengths, new_k, new_v, mask, *, token_blocks,
   num_slots = k.shape[1]
   rows = block_sizes.block_queries * group
   block_keys = min(block_sizes.block_keys, num_slots)
-  num_blocks = -(-num_slots // block_keys)
+  num_blocks = pl.cdiv(num_slots, block_keys)
   # Rows are (token, head) pairs of one kv head: [B, Hkv, Tp * R, Dp].
   q_rows = jnp.swapaxes(q, 1, 2).reshape(batch, num_kv, -1, dim)
   mask_rows = jnp.repeat(mask.astype(jnp.int32), group, axis=1)
@@ -191,7 +191,7 @@ def _prefix_attention(q, k, v, prefix_len, qq_mask, *, scale, block_sizes,
                           * q.dtype.itemsize))
   launch = _launch_gpu if backend == "gpu" else _launch_tpu
   # Blocks holding only padding tokens would stream the cache for nothing.
-  token_blocks = -(-num_new // block_sizes.block_queries)
+  token_blocks = pl.cdiv(num_new, block_sizes.block_queries)
   out = launch(q, k, v, lengths, new_k, new_v, mask,
                token_blocks=token_blocks, scale=scale,
                block_sizes=block_sizes, interpret=interpret, cost=cost)

@@ -65,7 +65,7 @@ def _launch_tpu(logits, k, block_sizes, interpret, out_shape, cost):
 def _vocab_stats(logits, *, k, block_sizes, backend, interpret):
   num_rows, vocab = logits.shape
   rows = block_sizes.block_rows
-  padded_rows = -(-num_rows // rows) * rows
+  padded_rows = common.round_up(num_rows, rows)
   padded_vocab = vocab
   if backend == "gpu":  # the kernel's tiles must fit in a row
     padded_vocab = max(vocab, block_sizes.block_vocab)
