@@ -94,12 +94,14 @@ def to_torch(arg_sets, float32: bool = False):
 
 
 def _synced(fn):
+  """fn, then a CUDA synchronize when a result lives on the GPU (timing)."""
   @functools.wraps(fn)
   def wrapper(*args, **kwargs):
     import torch  # noqa: PLC0415
 
     out = fn(*args, **kwargs)
-    torch.cuda.synchronize()
+    if any(t.is_cuda for t in jax.tree.leaves(out)):
+      torch.cuda.synchronize()
     return out
   return wrapper
 
@@ -165,20 +167,7 @@ def xla_vocab_stats(logits, k: int, approx: bool = False):
   return jax.nn.logsumexp(x, axis=-1), jnp.argmax(x, axis=-1), top
 
 
-def torch_synced(fn):
-  """fn, then a CUDA synchronize when a result lives on the GPU (timing)."""
-  @functools.wraps(fn)
-  def wrapper(*args, **kwargs):
-    import torch  # noqa: PLC0415
-
-    out = fn(*args, **kwargs)
-    if any(t.is_cuda for t in jax.tree.leaves(out)):
-      torch.cuda.synchronize()
-    return out
-  return wrapper
-
-
-@torch_synced
+@_synced
 def torch_sdpa(q, k, v, mask):
   """`scaled_dot_product_attention` with a boolean mask; q [B, T, H, D],
   k, v [B, S, H, D], mask [B, T, S]."""
@@ -191,7 +180,7 @@ def torch_sdpa(q, k, v, mask):
   return out.transpose(1, 2)
 
 
-@torch_synced
+@_synced
 def torch_naive_attention(q, k, v, mask):
   """matmul, masked_fill, softmax, matmul; shapes as `torch_sdpa`."""
   import torch  # noqa: PLC0415
@@ -203,7 +192,7 @@ def torch_naive_attention(q, k, v, mask):
     return (torch.softmax(logits, dim=-1) @ v).transpose(1, 2)
 
 
-@torch_synced
+@_synced
 def torch_vocab_stats(logits, k: int):
   """logsumexp, argmax and topk of logits [N, V] in their dtype."""
   import torch  # noqa: PLC0415

@@ -55,8 +55,6 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
   base, div = _list_metrics(beam), _list_metrics(diverse)
   tokens = prompts.shape[0] * new_tokens
   return {
-      "target_val_loss": target.val_loss,
-      "target_greedy_rep4": target.greedy_rep4,
       "target_forwards_per_token": float(diverse.forward_calls) / new_tokens,
       "tokens_per_second": tokens / diverse_s,
       "beam_tokens_per_second": tokens / beam_s,

@@ -123,8 +123,6 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
   matching = _common_prefix(lud.tokens, greedy.tokens)
   forwards = np.asarray(lud.row_forward_calls) / new_tokens
   return {
-      "target_val_loss": target.val_loss,
-      "target_greedy_rep4": target.greedy_rep4,
       "finetuned_val_loss": finetuned_val_nll,
       "target_forwards_per_token": float(np.mean(forwards)),
       "batch_forwards_per_token": float(lud.forward_calls) / new_tokens,

@@ -50,8 +50,6 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
          for name, out in outputs.items()}
   tokens = prompts.shape[0] * new_tokens
   return {
-      "target_val_loss": target.val_loss,
-      "target_greedy_rep4": target.greedy_rep4,
       "target_forwards_per_token": float(momentum.forward_calls) / new_tokens,
       "tokens_per_second": tokens / momentum_s,
       "greedy_tokens_per_second": tokens / greedy_s,
