@@ -15,6 +15,8 @@ tokens. Adaptation shows as aded_fresh rising more than aded_frozen (both
 see the same text getting more or less repetitive).
 """
 
+import dataclasses
+
 import numpy as np
 
 from eval.decoding import models
@@ -29,8 +31,7 @@ from ops.decoding.aded import ADED, trigram_table_from_corpus
 
 DRAFTER = ADED(tree_size=32, num_simulations=64, exploration=1.0,
                max_depth=8)
-FROZEN = ADED(tree_size=32, num_simulations=64, exploration=1.0,
-              max_depth=8, adapt=False)
+FROZEN = dataclasses.replace(DRAFTER, adapt=False)
 
 
 def quarter_accepted_length(run: Run, quarter: int) -> float:

@@ -13,7 +13,7 @@ import numpy as np
 from jax import numpy as jnp
 
 from eval.decoding import models
-from eval.decoding.metrics import distinct_n, timed
+from eval.decoding.metrics import mean_distinct_n, timed
 from ops.decoding.beam import BeamResult, beam_search
 from ops.decoding.diverse_beam import diverse_beam_search
 
@@ -25,8 +25,7 @@ def _list_metrics(result: BeamResult) -> dict:
   top = np.argmax(np.asarray(result.scores), axis=1)
   top1 = np.take_along_axis(np.asarray(result.log_probs), top[:, None], 1)
   return {
-      "distinct2": float(np.mean([distinct_n(list(row), 2)
-                                  for row in tokens])),
+      "distinct2": mean_distinct_n(tokens, 2),
       "unique_outputs": float(np.mean([len({tuple(s) for s in row})
                                        for row in tokens])),
       "top1_log_prob": float(np.mean(top1)),

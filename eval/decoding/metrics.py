@@ -35,6 +35,24 @@ def distinct_n(sequences, n: int = 2) -> float:
   return len(set(grams)) / max(1, len(grams))
 
 
+def mean_distinct_n(groups, n: int = 2) -> float:
+  """Mean of `distinct_n` over groups [B, k, T] (each prompt's k outputs)."""
+  return float(np.mean([distinct_n(list(group), n)
+                        for group in np.asarray(groups)]))
+
+
+def each_prompt(decode: Callable, prompts) -> tuple[list, float]:
+  """decode(prompt [1, P]) for every prompt, and the seconds they took.
+
+  The first prompt is decoded once before timing (compilation).
+  """
+  prompts = jnp.asarray(prompts, jnp.int32)
+  jax.block_until_ready(decode(prompts[:1]))
+  start = time.perf_counter()
+  outputs = jax.block_until_ready([decode(p[None]) for p in prompts])
+  return outputs, time.perf_counter() - start
+
+
 def clocked(fn: Callable, *args, repeats: int = 3, **kwargs):
   """(result, median wall seconds, median process CPU seconds) of
   fn(*args) after one warm-up (compile) call.

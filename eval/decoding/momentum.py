@@ -49,6 +49,9 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
   nll = {name: float(jnp.mean(continuation_nll(lm, prompts, out)))
          for name, out in outputs.items()}
   tokens = prompts.shape[0] * new_tokens
+  # Undefined (nan) where greedy repeats nothing: a short run may not.
+  reduction = lambda name: (1 - rep4[name] / rep4["greedy"]
+                            if rep4["greedy"] else float("nan"))
   return {
       "target_forwards_per_token": float(momentum.forward_calls) / new_tokens,
       "tokens_per_second": tokens / momentum_s,
@@ -56,9 +59,9 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
       "time_ratio_to_greedy": momentum_s / greedy_s,
       **{f"rep4_{name}": rate for name, rate in rep4.items()},
       **{f"nll_{name}": value for name, value in nll.items()},
-      "rep4_reduction": 1 - rep4["momentum"] / rep4["greedy"],
+      "rep4_reduction": reduction("momentum"),
       "nll_increase": nll["momentum"] / nll["greedy"] - 1,
-      "rep4_reduction_soft_4gram": 1 - rep4["soft_4gram"] / rep4["greedy"],
+      "rep4_reduction_soft_4gram": reduction("soft_4gram"),
       "nll_increase_soft_4gram": nll["soft_4gram"] / nll["greedy"] - 1,
       "changed_token_fraction": float(np.mean(
           np.asarray(momentum.tokens) != np.asarray(greedy.tokens))),

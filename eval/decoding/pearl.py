@@ -26,14 +26,11 @@ greedy decoding times on the same prompts (COST_REPEATS times); the
 that c: PEARL's wall clock with the two models overlapping on two devices.
 """
 
-import time
-from collections.abc import Callable
 
-import jax
 import numpy as np
-from jax import numpy as jnp
 
 from eval.decoding import models
+from eval.decoding.metrics import each_prompt
 from ops.decoding.pearl import cost_model, pearl_generate
 from ops.decoding.sampling import generate
 from ops.decoding.speculative import speculative_generate
@@ -42,18 +39,6 @@ from ops.decoding.speculative import speculative_generate
 GAMMA = 5
 COST_REPEATS = 5
 METHODS = {"speculative": speculative_generate, "pearl": pearl_generate}
-
-
-def each_prompt(decode: Callable, prompts) -> tuple[list, float]:
-  """decode(prompt [1, P]) for every prompt, and the seconds they took.
-
-  The first prompt is decoded once before timing (compilation).
-  """
-  prompts = jnp.asarray(prompts, jnp.int32)
-  jax.block_until_ready(decode(prompts[:1]))
-  start = time.perf_counter()
-  outputs = jax.block_until_ready([decode(p[None]) for p in prompts])
-  return outputs, time.perf_counter() - start
 
 
 def summary(name: str, outputs: list, seconds: float, greedy_tokens,

@@ -23,7 +23,7 @@ from eval.decoding import models
 from eval.decoding.metrics import (
   clocked,
   continuation_nll,
-  distinct_n,
+  mean_distinct_n,
   repeated_ngram_rate,
 )
 from ops.decoding import ngram
@@ -40,12 +40,6 @@ def _nll(lm, prompts, drafts) -> np.ndarray:
   nll = continuation_nll(lm, jnp.repeat(prompts, k, axis=0),
                          drafts.reshape(b * k, t))
   return np.asarray(nll).reshape(b, k)
-
-
-def _diversity(drafts) -> float:
-  """Mean distinct-2 over each prompt's k drafts, [B, k, T]."""
-  return float(np.mean([distinct_n(list(row), 2) for row in
-                        np.asarray(drafts)]))
 
 
 def report(target: models.Target, prompts, new_tokens: int) -> dict:
@@ -105,6 +99,6 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
       "draft1_greedy_prefix_fraction": float(np.mean(
           np.cumprod(agrees, axis=1).sum(axis=1)) / t),
       "spd_draft1_rep4": repeated_ngram_rate(spd.tokens[:, 0], 4),
-      "spd_distinct2_across_drafts": _diversity(spd.tokens),
-      "nucleus_distinct2_across_samples": _diversity(samples),
+      "spd_distinct2_across_drafts": mean_distinct_n(spd.tokens, 2),
+      "nucleus_distinct2_across_samples": mean_distinct_n(samples, 2),
   }

@@ -21,6 +21,7 @@ import numpy as np
 from jax import numpy as jnp
 
 from eval.decoding import models
+from eval.decoding.metrics import each_prompt
 from ops.decoding.prompt_lookup import PromptLookup
 from ops.decoding.sampling import generate
 from ops.decoding.token_recycling import TokenRecycling, init_adjacency
@@ -76,12 +77,8 @@ def run_drafter(lm, prompts, new_tokens: int, drafter, state, *,
 
 def run_greedy(lm, prompts, new_tokens: int) -> Run:
   """Plain greedy decoding, prompt by prompt (one forward per token)."""
-  prompts = jnp.asarray(prompts, jnp.int32)
-  jax.block_until_ready(generate(lm, prompts[:1], new_tokens))
-  start = time.perf_counter()
-  tokens = jax.block_until_ready(
-      [generate(lm, prompt[None], new_tokens).tokens for prompt in prompts])
-  seconds = time.perf_counter() - start
+  tokens, seconds = each_prompt(
+      lambda p: generate(lm, p, new_tokens).tokens, prompts)
   tokens = np.concatenate([np.asarray(t) for t in tokens])
   return Run(tokens, np.ones_like(tokens), seconds)
 
