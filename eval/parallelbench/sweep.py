@@ -57,14 +57,16 @@ class Result:
 
   @property
   def tokens_per_step(self) -> float:
-    return self.gen_len * len(self.nfe) / float(self.nfe.sum())
+    return self._tokens_per_step(self.nfe)
+
+  def _tokens_per_step(self, nfe) -> float:
+    return self.gen_len * len(nfe) / float(nfe.sum())
 
   def task_accuracy(self, task: str) -> float:
     return float(self.correct[self.tasks == task].mean())
 
   def task_tokens_per_step(self, task: str) -> float:
-    nfe = self.nfe[self.tasks == task]
-    return self.gen_len * len(nfe) / float(nfe.sum())
+    return self._tokens_per_step(self.nfe[self.tasks == task])
 
 
 def load_examples(num: int | None = None, split: str = "test"
