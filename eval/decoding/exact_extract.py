@@ -23,6 +23,7 @@ from jax import numpy as jnp
 
 from eval.decoding import kv_qa, models
 from ops.decoding.exact_extract import best_span, greedy_answer, span_scores
+from train.tasks.lm_next_token import token_losses
 from zoo.lm import special_tokens
 from zoo.lm.decoder import CachedLM
 
@@ -114,9 +115,7 @@ def finetune(lm: CachedLM, examples: list[kv_qa.Example],
   @jax.jit
   def step(params, opt_state, tokens, weights):
     def loss(params):
-      logits = lm.module.apply({"params": params}, tokens[:, :-1])
-      logp = jax.nn.log_softmax(logits, -1)
-      nll = -jnp.take_along_axis(logp, tokens[:, 1:, None], -1)[..., 0]
+      nll, _, _ = token_losses(lm.module, {"params": params}, tokens)
       return jnp.sum(nll * weights) / jnp.sum(weights)
     grads = jax.grad(loss)(params)
     updates, opt_state = optimizer.update(grads, opt_state, params)

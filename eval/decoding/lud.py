@@ -32,6 +32,7 @@ from eval.decoding import models
 from eval.decoding.metrics import continuation_nll, repeated_ngram_rate, timed
 from ops.decoding.lud import lookahead_generate
 from ops.decoding.sampling import generate
+from ops.vocab import vocab_reduce
 from train import config as config_lib
 from train import loop
 from train.tasks import lud as lud_task
@@ -68,13 +69,6 @@ def finetuned(target: models.Target) -> tuple[CachedLM, float]:
   return CachedLM(jax.device_get(state.params), run.model), val_nll
 
 
-def _continuation_logprobs(lm, prompts, continuations):
-  """[B, T, V] log-probabilities of the tokens after prompts [B, P]."""
-  tokens = jnp.concatenate([prompts, continuations], axis=1)
-  logits = lm(tokens[:, :-1])[:, prompts.shape[1] - 1:]
-  return jax.nn.log_softmax(logits, axis=-1)
-
-
 @functools.partial(jax.jit, static_argnames="max_unit_len")
 def ceiling_forwards_per_token(lm, prompts, greedy, beta,
                                max_unit_len: int) -> jax.Array:
@@ -85,8 +79,9 @@ def ceiling_forwards_per_token(lm, prompts, greedy, beta,
   token before it, in units of at most `max_unit_len`: the best any
   look-ahead at this beta can do on this model.
   """
-  logprobs = _continuation_logprobs(lm, prompts, greedy)
-  confidence = jnp.exp(jnp.max(logprobs, axis=-1))
+  tokens = jnp.concatenate([prompts, greedy], axis=1)
+  logits = lm(tokens[:, :-1])[:, prompts.shape[1] - 1:]
+  confidence = vocab_reduce(logits).confidence
   offsets = lud_task.unit_offsets(confidence, beta, max_unit_len)
   return jnp.mean(offsets == 0, axis=1)
 
