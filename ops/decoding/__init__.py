@@ -6,6 +6,9 @@ capacity)` and `extend(tokens, cache, positions=None, qq_mask=None)` (a
 model's forward calls, prefill included.
 """
 
-# Filler for empty token slots; equal to `zoo.lm.special_tokens.PAD` (a test
-# checks it), defined here because ops import nothing from zoo.
+# The reserved ids of `zoo.lm.special_tokens` (a test checks they agree),
+# defined here because ops import nothing from zoo. PAD fills empty token
+# slots; diffusion decoding reads MASK and EOS.
 PAD = 0
+EOS_ID = 2
+MASK_ID = 3

@@ -43,12 +43,9 @@ from typing import Literal, NamedTuple
 import jax
 from jax import numpy as jnp
 
+from ops.decoding import EOS_ID, MASK_ID
 from ops.decoding.unmask import UnmaskRule, select
 from ops.vocab import vocab_reduce
-
-# The reserved ids of zoo.lm.special_tokens (ops does not import zoo).
-MASK_ID = 3
-EOS_ID = 2
 
 Attention = Literal["bidirectional", "block_causal"]
 

@@ -55,8 +55,10 @@ def test_accept_greedy_is_the_deepest_correct_path(t, vocab, seed):
   assert int(got.bonus[0]) == argmax[0, best]
 
 
-def test_the_pad_filler_is_the_reserved_pad_id():
-  from ops.decoding import PAD
+def test_the_ops_ids_are_the_reserved_ids():
+  from ops.decoding import EOS_ID, MASK_ID, PAD
   from zoo.lm import special_tokens
 
   assert PAD == special_tokens.PAD
+  assert EOS_ID == special_tokens.EOS
+  assert MASK_ID == special_tokens.MASK
