@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 from jax import numpy as jnp
 
-from ops.decoding import PAD
+from ops.decoding import PAD, check_prompt
 from ops.vocab import vocab_reduce
 
 
@@ -213,12 +213,7 @@ def run_search(lm, prompt, max_new_tokens: int, num_groups: int,
 def validate(name: str, lm, prompt, max_new_tokens: int, num_beams: int,
              eos_id: int | None):
   """Checks the arguments every beam search shares."""
-  if prompt.ndim != 2 or not jnp.issubdtype(prompt.dtype, jnp.integer):
-    raise ValueError(f"{name}: prompt must be int [N, P], got {prompt.dtype}"
-                     f"{list(prompt.shape)}")
-  if max_new_tokens < 1:
-    raise ValueError(f"{name}: max_new_tokens must be >= 1, got "
-                     f"{max_new_tokens}")
+  check_prompt(name, prompt, max_new_tokens)
   if num_beams < 1:
     raise ValueError(f"{name}: num_beams must be >= 1, got {num_beams}")
   if eos_id is not None and not 0 <= eos_id < lm.vocab_size:

@@ -31,6 +31,7 @@ import jax
 from jax import numpy as jnp
 
 from ops.attention import write_rows
+from ops.decoding import check_prompt
 from ops.vocab import vocab_reduce
 
 
@@ -107,12 +108,7 @@ def _decide(logits, last_real, lookahead: int, beta):
 
 
 def _validate(prompt, max_new_tokens, lookahead):
-  if prompt.ndim != 2 or not jnp.issubdtype(prompt.dtype, jnp.integer):
-    raise ValueError(f"lookahead_generate: prompt must be int [B, P], got "
-                     f"{prompt.dtype}{list(prompt.shape)}")
-  if max_new_tokens < 1:
-    raise ValueError(f"lookahead_generate: max_new_tokens must be >= 1, got "
-                     f"{max_new_tokens}")
+  check_prompt("lookahead_generate", prompt, max_new_tokens)
   if lookahead < 0:
     raise ValueError(f"lookahead_generate: lookahead must be >= 0, got "
                      f"{lookahead}")

@@ -23,6 +23,7 @@ import math
 import jax
 from jax import numpy as jnp
 
+from ops.decoding import check_prompt
 from ops.decoding.sampling import Generation
 from ops.vocab import vocab_reduce
 
@@ -146,12 +147,7 @@ def momentum_generate(lm, prompt, max_new_tokens: int, *, top_k: int = 5,
   Returns:
     Generation with tokens [B, T] and T forward calls.
   """
-  if prompt.ndim != 2 or not jnp.issubdtype(prompt.dtype, jnp.integer):
-    raise ValueError(f"momentum_generate: prompt must be int [B, P], got "
-                     f"{prompt.dtype}{list(prompt.shape)}")
-  if max_new_tokens < 1:
-    raise ValueError(f"momentum_generate: max_new_tokens must be >= 1, got "
-                     f"{max_new_tokens}")
+  check_prompt("momentum_generate", prompt, max_new_tokens)
   if not 1 <= top_k <= lm.vocab_size:
     raise ValueError(f"momentum_generate: top_k must be in [1, "
                      f"{lm.vocab_size}], got {top_k}")

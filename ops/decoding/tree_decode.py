@@ -23,7 +23,7 @@ import jax
 from jax import numpy as jnp
 
 from ops.attention import write_rows
-from ops.decoding import tree
+from ops.decoding import check_prompt, tree
 
 
 class Drafter(Protocol):
@@ -112,12 +112,7 @@ def tree_decode(lm, prompt, max_new_tokens: int, drafter: Drafter,
   Returns:
     TreeDecoding.
   """
-  if prompt.ndim != 2 or not jnp.issubdtype(prompt.dtype, jnp.integer):
-    raise ValueError(f"tree_decode: prompt must be int [B, P], got "
-                     f"{prompt.dtype}{list(prompt.shape)}")
-  if max_new_tokens < 1:
-    raise ValueError(f"tree_decode: max_new_tokens must be >= 1, got "
-                     f"{max_new_tokens}")
+  check_prompt("tree_decode", prompt, max_new_tokens)
   size = drafter.tree_size
   if size < 1:
     raise ValueError(f"tree_decode: drafter.tree_size must be >= 1, got "
