@@ -14,6 +14,7 @@ import os
 import pathlib
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
@@ -25,7 +26,7 @@ from train import tasks
 from train.data import pipeline
 from train.metrics import MetricsLog, atomic_write_text, progress_bar, summarize
 from train.state import TrainState, create_state, make_optimizer, train_step
-from zoo import registry, sharding
+from zoo import cache, registry, sharding
 from zoo.checkpoint import Checkpointer
 from zoo.errors import ConfigError
 
@@ -222,6 +223,19 @@ def _train_steps(run_: Run, state, step_fn, batches, start, ckpt, cfg_dict,
       log.write(done, "eval", run_.evaluate(state))
     bar.update(1)
   return state, last
+
+
+def run_once(make_config: Callable[[], config_lib.TrainConfig],
+             workdir: str | pathlib.Path, what: str) -> pathlib.Path:
+  """Trains `make_config()` into `workdir` on one device unless a finished
+  run (its eval.json) is there; concurrent callers take turns on a lock, so
+  it trains once. Returns the workdir."""
+  workdir = pathlib.Path(workdir)
+  with cache.locked(workdir.parent / f".{workdir.name}.lock"):
+    if not (workdir / "eval.json").exists():
+      print(f"training {what} once into {workdir}", file=sys.stderr)
+      run(make_config(), workdir, devices=jax.devices()[:1])
+  return workdir
 
 
 def load(workdir: str | pathlib.Path, step: int | None = None, *,

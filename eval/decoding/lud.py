@@ -54,16 +54,19 @@ def finetuned(target: models.Target) -> tuple[CachedLM, float]:
   """
   workdir = finetune_workdir(target)
   done = workdir / "eval.json"
-  if not done.exists() or done.stat().st_mtime < (
+  if done.exists() and done.stat().st_mtime < (
       target.workdir / "eval.json").stat().st_mtime:
-    shutil.rmtree(workdir, ignore_errors=True)  # a stale fine-tune
+    shutil.rmtree(workdir)  # a stale fine-tune
+
+  def config():
     smoke = target.workdir == models.workdir_for(target.name, smoke=True)
     cfg = config_lib.load_config("lud.py" + (":smoke" if smoke else ""))
     # The target's own model and data, whichever target it is.
-    cfg = dataclasses.replace(
+    return dataclasses.replace(
         cfg, model=target.lm.module.config, init_from=str(target.workdir),
         data=dataclasses.replace(cfg.data, name=target.dataset))
-    loop.run(cfg, workdir, devices=jax.devices()[:1])
+
+  loop.run_once(config, workdir, f"the LUD fine-tune of {target.name!r}")
   run, state, _ = loop.load(workdir, devices=jax.devices()[:1])
   val_nll = json.loads(done.read_text())["nll"]
   return CachedLM(jax.device_get(state.params), run.model), val_nll

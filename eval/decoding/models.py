@@ -17,7 +17,6 @@ the reports on a host without tensorflow-datasets, such as a GPU host.
 import dataclasses
 import json
 import pathlib
-import sys
 
 import jax
 import numpy as np
@@ -76,14 +75,9 @@ def _train_once(name: str, smoke: bool) -> pathlib.Path:
   if name not in CONFIGS:
     raise ValueError(f"load_target: unknown model {name!r}; known: "
                      f"{', '.join(CONFIGS)}")
-  workdir = workdir_for(name, smoke)
-  with cache.locked(workdir.parent / f".{workdir.name}.lock"):
-    if not (workdir / "eval.json").exists():
-      arg = CONFIGS[name] + (",smoke" if smoke else "")
-      print(f"training the {name!r} LM once into {workdir}", file=sys.stderr)
-      loop.run(config_lib.load_config(arg, []), workdir,
-               devices=jax.devices()[:1])
-  return workdir
+  arg = CONFIGS[name] + (",smoke" if smoke else "")
+  return loop.run_once(lambda: config_lib.load_config(arg, []),
+                       workdir_for(name, smoke), f"the {name!r} LM")
 
 
 def load_target(name: str = "text", smoke: bool = False,

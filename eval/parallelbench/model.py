@@ -10,7 +10,6 @@ lets concurrent first calls train it once); later calls load it.
 
 import dataclasses
 import pathlib
-import sys
 
 import jax
 
@@ -67,13 +66,9 @@ def load(smoke: bool = False, workdir: str | pathlib.Path | None = None
     workdir: a `parallelbench` training workdir to load instead.
   """
   if workdir is None:
-    workdir = workdir_for(smoke)
-    with cache.locked(workdir.parent / f".{workdir.name}.lock"):
-      if not (workdir / "eval.json").exists():
-        print(f"training the list-task MDM once into {workdir}",
-              file=sys.stderr)
-        cfg = config_lib.load_config(CONFIG + (":smoke" if smoke else ""))
-        loop.run(cfg, workdir, devices=jax.devices()[:1])
+    workdir = loop.run_once(
+        lambda: config_lib.load_config(CONFIG + (":smoke" if smoke else "")),
+        workdir_for(smoke), "the list-task MDM")
   workdir = pathlib.Path(workdir)
   run, state, _ = loop.load(workdir, devices=jax.devices()[:1])
   if run.cfg.system != "parallelbench":

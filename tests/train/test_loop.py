@@ -119,6 +119,21 @@ def test_load_needs_no_dataset_once_the_input_spec_exists(tmp_path,
   assert json.loads((tmp_path / loop.INPUT_SPEC).read_text()) == spec
 
 
+def test_run_once_trains_only_the_first_time(tmp_path, monkeypatch):
+  trained, real_run = [], loop.run
+
+  def counted(cfg, workdir, devices=None):
+    trained.append(workdir)
+    return real_run(cfg, workdir, devices=devices)
+
+  monkeypatch.setattr(loop, "run", counted)
+  for _ in range(2):
+    assert loop.run_once(_cfg, tmp_path / "w", "a smoke run") == (
+        tmp_path / "w")
+  assert trained == [tmp_path / "w"]
+  assert (tmp_path / "w" / "eval.json").is_file()
+
+
 def test_incompatible_checkpoint_is_refused(tmp_path):
   loop.run(_cfg(), tmp_path, devices=jax.devices()[:1])
   before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
