@@ -3,9 +3,14 @@
     python -m eval --workdir runs/simvq [--json] [--step N]
         evaluate a trained checkpoint with its system's evaluators
     python -m eval claims --system simvq | --all [--json | --markdown]
-        re-measure papers' claims at toy scale
+        [--update docs/claims.json]
+        re-measure papers' claims at toy scale; --update replaces those
+        systems' records in the ledger and keeps the others
     python -m eval readme
         regenerate README.md's systems table (registry + docs/claims.json)
+    python -m eval systems [--system NAME]
+        check every system's record: each reference resolves, each config's
+        :smoke variant loads
     python -m eval bench kernels [--smoke] [--json out.json]
         MaxSim and nearest-codeword kernels beside XLA and PyTorch
     python -m eval bench decoding [--smoke] [--json out.json]
@@ -45,12 +50,16 @@ def _parser() -> argparse.ArgumentParser:
   fmt = c.add_mutually_exclusive_group()
   fmt.add_argument("--json", action="store_true", dest="claims_json")
   fmt.add_argument("--markdown", action="store_true")
+  c.add_argument("--update", metavar="LEDGER", type=pathlib.Path,
+                 help="replace these systems' records in a ledger file "
+                      "(docs/claims.json), keeping the others")
   sub.add_parser("readme", help="regenerate README.md's systems table")
   # These take their own flags; `main` hands them the rest of the line.
   sub.add_parser("retrieval", help="compare rankers (see its --help)")
   sub.add_parser("bench", help="benchmarks: bench kernels|decoding --help")
   sub.add_parser("decoding", help="decoding speed (see its --help)")
   sub.add_parser("parallelbench", help="diffusion samplers (see its --help)")
+  sub.add_parser("systems", help="check the records (see its --help)")
   return p
 
 
@@ -73,13 +82,26 @@ def _evaluate_workdir(args) -> int:
 def _claims(args) -> int:
   from eval import claims
 
-  names = claims.systems_with_claims() if args.all else args.system
+  known = claims.systems_with_claims()
+  names = known if args.all else args.system
+  unknown = [n for n in names if n not in known]
+  if unknown:
+    print(f"error: no claim check for {', '.join(map(repr, unknown))}; "
+          f"systems with one: {', '.join(known)}", file=sys.stderr)
+    return 2
+  if args.update and not args.update.parent.is_dir():
+    print(f"error: --update {args.update}: no directory "
+          f"{args.update.parent}", file=sys.stderr)
+    return 2
   records, failures = [], []
   for name in names:
     try:
       records.extend(claims.run(name))
     except Exception as e:  # report every check that could not run
       failures.append(f"{name}: {type(e).__name__}: {e}")
+  if args.update:  # the systems that ran; a failed check keeps its records
+    claims.save(args.update,
+                claims.merge(claims.load(args.update), records))
   if args.claims_json:
     print(json.dumps([dataclasses.asdict(r) for r in records]))
   elif args.markdown:
@@ -104,6 +126,10 @@ def main(argv: list[str]) -> int:
     from eval.decoding import main as decoding_main
 
     return decoding_main.main(argv[1:])
+  if argv[:1] == ["systems"]:
+    from eval import systems
+
+    return systems.main(argv[1:])
   if argv[:1] == ["parallelbench"]:
     from eval.parallelbench import main as parallelbench_main
 
@@ -124,7 +150,8 @@ def main(argv: list[str]) -> int:
   try:
     if args.command == "claims":
       return _claims(args)
-    if args.command in ("retrieval", "bench", "decoding", "parallelbench"):
+    if args.command in ("retrieval", "bench", "decoding", "parallelbench",
+                        "systems"):
       _parser().error(f"{args.command}: see `python -m eval {args.command}"
                       f"{' kernels' if args.command == 'bench' else ''} "
                       "--help`")

@@ -4,7 +4,6 @@ Implementations:
   "xla":       the pure-jnp reference, compiled by XLA; runs everywhere.
   "pallas":    the portable `pl.pallas_call` kernel on the current backend
                (Mosaic on TPU, the Triton lowering on GPU).
-  "mosaic_gpu": a Mosaic GPU (`plgpu`) kernel, where an op has one.
   "interpret": the portable Pallas kernel in interpret mode (CPU tests).
 
 Order of preference per backend comes from `_DEFAULT_ORDER`. The environment
@@ -19,12 +18,12 @@ from typing import Literal
 
 import jax
 
-Implementation = Literal["xla", "pallas", "mosaic_gpu", "interpret"]
-IMPLEMENTATIONS: tuple[str, ...] = ("xla", "pallas", "mosaic_gpu", "interpret")
+Implementation = Literal["xla", "pallas", "interpret"]
+IMPLEMENTATIONS: tuple[str, ...] = ("xla", "pallas", "interpret")
 
 _DEFAULT_ORDER: Mapping[str, tuple[str, ...]] = {
     "tpu": ("pallas", "xla"),
-    "gpu": ("mosaic_gpu", "pallas", "xla"),
+    "gpu": ("pallas", "xla"),
     "cpu": ("xla",),
 }
 

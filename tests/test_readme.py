@@ -3,7 +3,7 @@
 import pathlib
 import re
 
-from eval import readme
+from eval import claims, readme
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -20,4 +20,4 @@ def test_library_example_runs():
 
 def test_systems_table_is_generated_from_the_registry():
   text = README.read_text()
-  assert readme.render(text, readme.load_records()) == text
+  assert readme.render(text, claims.load(readme.CLAIMS_FILE)) == text

@@ -3,7 +3,9 @@
 A config file is a Python file defining `get_config(arg: str) -> TrainConfig`;
 `FILE:arg` passes `arg` (comma-separated flags and key=value pairs, e.g.
 `simvq.py:smoke,seed=1`). `--set a.b=value` replaces one leaf; the value is
-parsed with the leaf's declared type and unknown keys are errors.
+parsed with the leaf's declared type and unknown keys are errors. A plug-in
+group (`zoo.plugins`) is switched by its kind, `--set
+model.quantizer.codebook=ema`, and its fields are then set as usual.
 """
 
 import dataclasses
@@ -14,8 +16,9 @@ import types
 import typing
 from typing import Any
 
-from zoo import registry
+from zoo import plugins, registry
 from zoo.errors import ConfigError
+from zoo.plugins import Plugin
 from zoo.sharding import MeshConfig
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parent / "configs"
@@ -47,7 +50,8 @@ class TrainConfig:
 
   system: str
   model: Any
-  task: str = ""  # empty: the system's task
+  # The train task, "train.tasks.<name>:TASK"; empty: the system's task.
+  task: str = ""
   data: DataConfig = DataConfig()
   optim: OptimConfig = OptimConfig()
   mesh: MeshConfig = MeshConfig()
@@ -139,6 +143,16 @@ def _field_types(obj) -> dict[str, Any]:
   return typing.get_type_hints(type(obj))
 
 
+def _plugin_of_kind(slot: type, kind: str, path: str) -> type:
+  """The config class of plug-in `kind` for the slot typed `slot`."""
+  if not (isinstance(slot, type) and issubclass(slot, Plugin)):
+    raise ConfigError(f"{path}: the field is not a plug-in slot")
+  try:
+    return slot.of_kind(kind)
+  except ValueError as e:
+    raise ConfigError(f"{path}: {e}") from None
+
+
 def _replace_leaf(obj, path: list[str], value: Any, full: str):
   """Returns obj with the leaf at `path` replaced by `value` (parsed)."""
   name = path[0]
@@ -153,6 +167,8 @@ def _replace_leaf(obj, path: list[str], value: Any, full: str):
       raise ConfigError(f"unknown config key {full!r}: {name!r} is a value, "
                         "not a group")
     new = _replace_leaf(current, path[1:], value, full)
+  elif isinstance(current, Plugin) and isinstance(value, str):
+    new = _plugin_of_kind(_field_types(obj)[name], value, full)()
   elif dataclasses.is_dataclass(current):
     fields = [f.name for f in dataclasses.fields(current)]
     raise ConfigError(f"config key {full!r} is a group; set one of its "
@@ -204,14 +220,25 @@ def load_config(spec: str, overrides: list[str] = ()) -> TrainConfig:
   if not isinstance(cfg, TrainConfig):
     raise ConfigError(f"{path}: get_config must return a TrainConfig, got "
                       f"{type(cfg).__name__}")
-  if not task_name(cfg):
+  if not task_ref(cfg):
     raise ConfigError(f"system {cfg.system!r} has nothing to train")
   return apply_overrides(cfg, list(overrides))
 
 
-def task_name(cfg: TrainConfig) -> str | None:
-  """The train task: the config's, or else its system's."""
+def task_ref(cfg: TrainConfig) -> str | None:
+  """The train task's reference: the config's, or else its system's."""
   return cfg.task or registry.get(cfg.system).task
+
+
+def task_of(cfg: TrainConfig):
+  """The `train.tasks.Task` a config trains; ConfigError if it names none."""
+  ref = task_ref(cfg)
+  if not ref:
+    raise ConfigError(f"system {cfg.system!r} has nothing to train")
+  try:
+    return registry.resolve(ref)
+  except ValueError as e:
+    raise ConfigError(f"task: {e}") from None
 
 
 def _optional_group(obj, key: str):
@@ -224,7 +251,8 @@ def _optional_group(obj, key: str):
 
 
 def to_dict(cfg) -> dict[str, Any]:
-  return dataclasses.asdict(cfg)
+  """The config as nested dicts; plug-in groups carry their `kind`."""
+  return plugins.to_dict(cfg)
 
 
 def to_json(cfg) -> str:
@@ -242,6 +270,9 @@ def from_dict(d: dict[str, Any]) -> TrainConfig:
   except KeyError as e:
     raise ConfigError(f"saved config names an unknown system: {e}") from None
   cfg = TrainConfig(system=d["system"], model=system.default_config())
+  if d.get("task") and ":" not in d["task"]:
+    # Written when tasks were found by name: the same task's reference.
+    d = {**d, "task": f"train.tasks.{d['task']}:TASK"}
 
   def fill(obj, values, prefix):
     # One replace per group: fields may be checked against each other.
@@ -255,6 +286,10 @@ def from_dict(d: dict[str, Any]) -> TrainConfig:
         sub = getattr(obj, key)
         if sub is None:  # an optional group left at None by the default
           sub = _optional_group(obj, key)
+        if isinstance(sub, Plugin):  # the saved kind, from its defaults
+          value = dict(value)
+          sub = _plugin_of_kind(_field_types(obj)[key],
+                                str(value.pop("kind", None)), full)()
         if not dataclasses.is_dataclass(sub):
           raise ConfigError(f"unknown config key {full!r}")
         changes[key] = fill(sub, value, full + ".")

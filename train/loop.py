@@ -20,13 +20,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 
-from eval import evaluators, plots
 from train import config as config_lib
-from train import tasks
+from train import plots, tasks
 from train.data import pipeline
 from train.metrics import MetricsLog, atomic_write_text, progress_bar, summarize
 from train.state import TrainState, create_state, make_optimizer, train_step
-from zoo import cache, registry, sharding
+from zoo import registry, sharding
 from zoo.checkpoint import Checkpointer
 from zoo.errors import ConfigError
 
@@ -44,6 +43,7 @@ class Run:
   model: nn.Module
   task: tasks.Task
   tx: Any
+  evaluators: tuple[Callable, ...]
   shardings: Any  # NamedShardings of TrainState
   abstract: Any  # ShapeDtypeStructs of TrainState, with shardings
 
@@ -51,13 +51,13 @@ class Run:
     return {"params": state.params, **state.model_state}
 
   def evaluate(self, state: TrainState, workdir=None) -> dict[str, float]:
+    """The system's evaluators on the eval split (plots go to `workdir`)."""
     metrics = {}
-    system = registry.get(self.cfg.system)
     with self.scope():
-      for name in system.evaluators:
+      for evaluate in self.evaluators:
         batches = pipeline.eval_batches(self.cfg.data, self.task, self.mesh)
-        metrics.update(evaluators.get(name)(
-            self.model, self.variables(state), batches, workdir))
+        metrics.update(evaluate(self.model, self.variables(state), batches,
+                                workdir))
     return metrics
 
   @contextlib.contextmanager
@@ -75,7 +75,8 @@ def prepare(cfg: config_lib.TrainConfig, mesh, init_inputs
   """
   system = registry.get(cfg.system)
   model = system.builder(cfg.model)
-  task = tasks.get(config_lib.task_name(cfg))
+  task = config_lib.task_of(cfg)
+  evaluators = tuple(_resolve(ref, "evaluator") for ref in system.evaluators)
   tx = make_optimizer(cfg.optim, cfg.steps)
   key = jax.random.key(cfg.seed)
   create = functools.partial(create_state, model, tx, init_inputs, key,
@@ -86,9 +87,16 @@ def prepare(cfg: config_lib.TrainConfig, mesh, init_inputs
   abstract = jax.tree.map(
       lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
       nn.meta.unbox(boxed), shardings)
-  run = Run(cfg, mesh, model, task, tx, shardings, abstract)
+  run = Run(cfg, mesh, model, task, tx, evaluators, shardings, abstract)
   init = jax.jit(lambda: nn.meta.unbox(create()), out_shardings=shardings)
   return run, init
+
+
+def _resolve(ref: str, what: str):
+  try:
+    return registry.resolve(ref)
+  except ValueError as e:
+    raise ConfigError(f"{what}: {e}") from None
 
 
 def _write_input_spec(workdir: pathlib.Path, batch: dict) -> None:
@@ -130,7 +138,7 @@ def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
   """
   workdir = pathlib.Path(workdir)
   mesh = sharding.make_mesh(cfg.mesh, devices)
-  task = tasks.get(config_lib.task_name(cfg))
+  task = config_lib.task_of(cfg)
   batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
   with jax.set_mesh(mesh):
     first = batches[0]
@@ -225,19 +233,6 @@ def _train_steps(run_: Run, state, step_fn, batches, start, ckpt, cfg_dict,
   return state, last
 
 
-def run_once(make_config: Callable[[], config_lib.TrainConfig],
-             workdir: str | pathlib.Path, what: str) -> pathlib.Path:
-  """Trains `make_config()` into `workdir` on one device unless a finished
-  run (its eval.json) is there; concurrent callers take turns on a lock, so
-  it trains once. Returns the workdir."""
-  workdir = pathlib.Path(workdir)
-  with cache.locked(workdir.parent / f".{workdir.name}.lock"):
-    if not (workdir / "eval.json").exists():
-      print(f"training {what} once into {workdir}", file=sys.stderr)
-      run(make_config(), workdir, devices=jax.devices()[:1])
-  return workdir
-
-
 def load(workdir: str | pathlib.Path, step: int | None = None, *,
          mesh: sharding.MeshConfig = sharding.MeshConfig(), devices=None
          ) -> tuple[Run, TrainState, int]:
@@ -268,7 +263,7 @@ def load(workdir: str | pathlib.Path, step: int | None = None, *,
   mesh = sharding.make_mesh(mesh, devices)
   first = _read_input_spec(workdir)
   if first is None:
-    task = tasks.get(config_lib.task_name(cfg))
+    task = config_lib.task_of(cfg)
     batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
     with jax.set_mesh(mesh):
       first = batches[0]

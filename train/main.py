@@ -43,7 +43,7 @@ def systems_table() -> str:
 
   rows = [("system", "family", "paper", "default config", "claim check")]
   for s in registry.systems():
-    config = f"train/configs/{s.configs[0]}" if s.configs else "-"
+    config = registry.config_file(s.configs[0]) if s.configs else "-"
     rows.append((s.name, s.family, s.paper, config,
                  "yes" if s.claim else "-"))
   widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

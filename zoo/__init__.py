@@ -2,10 +2,10 @@
 
     from zoo import build, registry
     model = build("simvq")
+    registry.systems()          # every paper's record, found in zoo/<family>/
 """
 
-# Importing a family registers its systems.
-from zoo import decoding, registry, retrieval, vq  # noqa: F401
+from zoo import registry
 from zoo.registry import build
 
 __all__ = ["build", "registry"]

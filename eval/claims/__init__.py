@@ -1,15 +1,17 @@
 """Claim checks: each paper's central claim, re-measured at toy scale.
 
-A system's record names its check as "module:function". The function takes
-no arguments and returns a list of records without `seconds`; `run` times
-it and fills in the rest. A claim that is not met is a record with
+A system's record names its check, `eval.claims.<name>:check`. The function
+takes no arguments and returns a list of records without `seconds`; `run`
+times it and fills in the rest. A claim that is not met is a record with
 passed=False, not an error; an error means the check could not run.
 """
 
 import dataclasses
-import importlib
+import json
+import pathlib
 import time
 
+from train.metrics import atomic_write_text
 from zoo import registry
 
 
@@ -49,8 +51,7 @@ def run(system_name: str) -> list[ClaimRecord]:
   system = registry.get(system_name)
   if not system.claim:
     raise KeyError(f"system {system_name!r} has no claim check")
-  module_name, _, fn_name = system.claim.partition(":")
-  check = getattr(importlib.import_module(module_name), fn_name)
+  check = registry.resolve(system.claim)
   start = time.perf_counter()
   records = check()
   seconds = round(time.perf_counter() - start, 1)
@@ -67,3 +68,32 @@ def markdown(records: list[ClaimRecord]) -> str:
                  f"{fmt(r.baseline)} | {fmt(r.threshold)} | "
                  f"{'pass' if r.passed else 'FAIL'} |")
   return "\n".join(lines)
+
+
+def load(path: pathlib.Path) -> list[ClaimRecord]:
+  """The records of a ledger file (none if it does not exist)."""
+  if not path.exists():
+    return []
+  return [ClaimRecord(**r) for r in json.loads(path.read_text())]
+
+
+def save(path: pathlib.Path, records: list[ClaimRecord]) -> None:
+  """Writes a ledger file whole or not at all."""
+  atomic_write_text(path, json.dumps([dataclasses.asdict(r) for r in records],
+                                     indent=1) + "\n")
+
+
+def merge(ledger: list[ClaimRecord], fresh: list[ClaimRecord]
+          ) -> list[ClaimRecord]:
+  """`ledger` with the records of every system in `fresh` replaced by its
+  fresh ones, where its old ones stood (a new system's go last)."""
+  systems = {r.system for r in fresh}
+  out, placed = [], set()
+  for record in ledger:
+    if record.system not in systems:
+      out.append(record)
+    elif record.system not in placed:
+      out.extend(r for r in fresh if r.system == record.system)
+      placed.add(record.system)
+  out.extend(r for r in fresh if r.system not in placed)
+  return out

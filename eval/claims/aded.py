@@ -1,6 +1,6 @@
 """ADED's claim: drafts improve as the trigram table adapts to the target.
 
-Setting: the "text" target LM (`eval.decoding.models`); the table starts
+Setting: the "text" target LM (`train.store.lm`); the table starts
 from the trigrams of its training split; 12 held-out prompts of 32 tokens,
 224 new tokens each (the model's 256-token training window), decoded one
 prompt at a time with 32-node trees from 64 simulations
@@ -16,7 +16,7 @@ loss and greedy repeated-4-gram rate.
 
 from eval.claims import measured
 from eval.decoding import aded as aded_report
-from eval.decoding import models
+from train.store import lm as lm_store
 
 PROMPTS, PROMPT_LEN, NEW_TOKENS = 12, 32, 224
 
@@ -27,8 +27,8 @@ def _rise(r: dict, method: str) -> float:
 
 
 def check():
-  target = models.load_target("text")
-  prompts = models.heldout_prompts(target, PROMPTS, PROMPT_LEN)
+  target = lm_store.load_target("text")
+  prompts = lm_store.heldout_prompts(target, PROMPTS, PROMPT_LEN)
   r = aded_report.report(target, prompts, NEW_TOKENS)
   setting = (f"{PROMPTS} held-out prompts x {NEW_TOKENS} new tokens, batch "
              f"1; target val loss {target.val_loss:.3f} nats/token, greedy "

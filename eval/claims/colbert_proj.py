@@ -32,10 +32,11 @@ import numpy as np
 
 from eval.claims import measured
 from eval.retrieval import colbert as colbert_eval
-from eval.retrieval import data, metrics, rankers
+from eval.retrieval import data
 from train import config as config_lib
 from train import loop
-from zoo.retrieval import minilm
+from train.store import heads
+from zoo.retrieval import metrics, minilm, rankers
 
 SYSTEM = "colbert_proj"
 SEEDS = (0, 1, 2)
@@ -84,9 +85,9 @@ class _Runs:
     print(f"{SYSTEM} claim: training {arg}, seed {seed}", file=sys.stderr)
     summary = loop.run(cfg, workdir, devices=jax.devices()[:1])
     self.val[arg, seed] = summary["ndcg@10"]
-    top = colbert_eval.rank_features(colbert_eval.restore(workdir),
+    top = colbert_eval.rank_features(heads.restore(workdir),
                                      self.features)
-    self.test[arg, seed] = _ndcg(*colbert_eval.own_pool_rankings(top))
+    self.test[arg, seed] = _ndcg(*metrics.own_pool_rankings(top))
     print(f"{SYSTEM} claim: {arg}, seed {seed}: nDCG@10 validation "
           f"{self.val[arg, seed]:.4f}, test {self.test[arg, seed].mean():.4f}",
           file=sys.stderr)

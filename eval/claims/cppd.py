@@ -36,8 +36,8 @@ from eval.claims import measured
 from train import config as config_lib
 from train import loop, tasks
 from train.data import sources
+from zoo.decoding import cppd
 from zoo.sharding import MeshConfig
-from zoo.vision import cppd
 
 CONFIGS = {"cppd": "cppd.py", "pd": "cppd.py:side_losses=false",
            "ar": "cppd_ar.py"}

@@ -23,24 +23,25 @@ import numpy as np
 import ops
 from eval.claims import measured
 from eval.retrieval import colbert as colbert_eval
-from eval.retrieval import metrics
 from train import config as config_lib
 from train import loop
+from train.store import heads
+from zoo.retrieval import metrics, rankers
 
 SEEDS = (0, 1, 2)
 QUERY_CLUSTERS, DOC_CLUSTERS = 4, 8
 MARGIN = 0.02
 
 
-def _train(spec: str, workdir: pathlib.Path) -> colbert_eval.TrainedHead:
+def _train(spec: str, workdir: pathlib.Path) -> heads.TrainedHead:
   print(f"crisp claim: training {spec}", file=sys.stderr)
   loop.run(config_lib.load_config(spec, ["mesh.data=1"]), workdir,
            devices=jax.devices()[:1])
-  return colbert_eval.restore(workdir)
+  return heads.restore(workdir)
 
 
 def _ndcg(top: np.ndarray) -> np.ndarray:
-  rankings, qrels = colbert_eval.own_pool_rankings(top)
+  rankings, qrels = metrics.own_pool_rankings(top)
   return metrics.evaluate(rankings, qrels, ("ndcg@10",))["ndcg@10"]
 
 
@@ -54,8 +55,8 @@ def _post_hoc(head, features) -> tuple[np.ndarray, np.ndarray]:
   """Per-query nDCG@10 unclustered and with clustering after training."""
   q, q_mask = head.encode(features["query"], features["query_mask"], "query")
   d, d_mask = head.encode(features["code"], features["code_mask"], "doc")
-  plain = _ndcg(colbert_eval.rank_tokens(q, q_mask, d, d_mask))
-  clustered = _ndcg(colbert_eval.rank_tokens(
+  plain = _ndcg(rankers.rank_tokens(q, q_mask, d, d_mask))
+  clustered = _ndcg(rankers.rank_tokens(
       *_clustered(q, q_mask, QUERY_CLUSTERS),
       *_clustered(d, d_mask, DOC_CLUSTERS)))
   return plain, clustered

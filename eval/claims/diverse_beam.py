@@ -1,6 +1,6 @@
 """Diverse beam search's claim: more diverse lists at a similar top-1.
 
-Setting: the "text" target LM (`eval.decoding.models`), 20 held-out prompts
+Setting: the "text" target LM (`train.store.lm`), 20 held-out prompts
 of 64 tokens, 32 new tokens; beam search with B = 6 against diverse beam
 search with G = 3 groups of 2 and Hamming penalty 0.5 (`eval.decoding.
 diverse_beam`). Distinct-2 is over each prompt's 6 outputs, averaged over
@@ -10,14 +10,15 @@ the claim: on a target that loops, diversity numbers describe the loops.
 """
 
 from eval.claims import measured
-from eval.decoding import diverse_beam, models
+from eval.decoding import diverse_beam
+from train.store import lm as lm_store
 
 PROMPTS, PROMPT_LEN, NEW_TOKENS = 20, 64, 32
 
 
 def check():
-  target = models.load_target("text")
-  prompts = models.heldout_prompts(target, PROMPTS, PROMPT_LEN)
+  target = lm_store.load_target("text")
+  prompts = lm_store.heldout_prompts(target, PROMPTS, PROMPT_LEN)
   r = diverse_beam.report(target, prompts, NEW_TOKENS)
   setting = (f"B={diverse_beam.BEAMS}, G={diverse_beam.GROUPS}, lambda="
              f"{diverse_beam.PENALTY}, {PROMPTS} held-out prompts, "

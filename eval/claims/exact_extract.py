@@ -2,7 +2,7 @@
 
 Setting: 200 seeded `kv_qa` questions ("k1 = v1 ; ... question: kj ?",
 4-8 pairs, values of 1-3 BPE tokens), answers of at most 4 tokens ended by
-EOS, asked of the "text" target of `eval.decoding.models` (a BPE decoder
+EOS, asked of the "text" target of `train.store.lm` (a BPE decoder
 trained on stdlib docstrings, which never saw the format), then of that
 target fine-tuned on 16, 64 and 1024 other seeded questions (Adam 1e-3,
 batch 16, 10 epochs or 200 steps, whichever is more; see
@@ -15,7 +15,8 @@ length-normalised variant and the 64-example numbers are in the claim text.
 """
 
 from eval.claims import measured
-from eval.decoding import exact_extract, kv_qa, models
+from eval.decoding import exact_extract, kv_qa
+from train.store import lm as lm_store
 
 FINETUNE_SIZES = (16, 64, 1024)
 
@@ -32,7 +33,7 @@ def _summary(result: dict) -> str:
 
 
 def check():
-  target = models.load_target("text")
+  target = lm_store.load_target("text")
   encode = lambda text: target.tokenizer.encode(text).ids
   questions = kv_qa.make_examples(encode, exact_extract.NUM_QUESTIONS,
                                   seed=exact_extract.TEST_SEED)

@@ -23,21 +23,22 @@ not.
 import dataclasses
 
 from eval.claims import measured
-from eval.parallelbench import filter as filter_lib
-from eval.parallelbench import model, sweep
+from eval.parallelbench import sweep
+from train.store import mdm as mdm_store
+from zoo.decoding import learn2pd
 
 NUM_TEST = 1000
 
 
 def check():
-  mdm = model.load()
-  fitted = filter_lib.fit(mdm)
+  mdm = mdm_store.load()
+  fitted = sweep.fit_filter(mdm)
   examples, prompts = sweep.load_examples(NUM_TEST)
-  sampler = filter_lib.learn2pd(fitted.threshold)
+  sampler = learn2pd.sampler(fitted.threshold)
   runs = {name: sweep.evaluate(mdm, examples, prompts, setting,
                                learned_filter=fitted.filter)
           for name, setting in (
-              ("one_per_step", filter_lib.ONE_PER_STEP),
+              ("one_per_step", learn2pd.ONE_PER_STEP),
               ("filter", dataclasses.replace(sampler, eot_truncation=False)),
               ("learn2pd", sampler))}
   base, fast = runs["one_per_step"], runs["learn2pd"]

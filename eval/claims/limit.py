@@ -16,8 +16,8 @@
 import numpy as np
 
 from eval.claims import measured
-from eval.retrieval import data, metrics, muvera, rankers
-from zoo.retrieval import limit, minilm
+from eval.retrieval import data
+from zoo.retrieval import limit, metrics, minilm, muvera, rankers
 
 DIMENSIONS = (4, 6, 8)
 

@@ -16,8 +16,10 @@ paper reports 14.2%) are in the claim texts.
 """
 
 from eval.claims import measured
-from eval.parallelbench import model, sweep
+from eval.parallelbench import sweep
 from ops.decoding.unmask import UnmaskRule
+from train.store import mdm as mdm_store
+from zoo.decoding.sampler import Sampler
 
 NUM_TEST = 1000
 SAMPLERS = {
@@ -31,9 +33,9 @@ SAMPLERS = {
 
 
 def check():
-  mdm = model.load()
+  mdm = mdm_store.load()
   examples, prompts = sweep.load_examples(NUM_TEST)
-  runs = {name: sweep.evaluate(mdm, examples, prompts, sweep.Sampler(rule))
+  runs = {name: sweep.evaluate(mdm, examples, prompts, Sampler(rule))
           for name, rule in SAMPLERS.items()}
   base, thr = runs["one_per_step"], runs["threshold"]
 

@@ -1,6 +1,6 @@
 """LUD's claim: fewer forwards per token than greedy, at no quality cost.
 
-Setting: the "text" target of `eval.decoding.models` (a 2.2M-parameter BPE
+Setting: the "text" target of `train.store.lm` (a 2.2M-parameter BPE
 decoder trained on stdlib docstrings), fine-tuned once with
 `train/configs/lud.py` (alpha = 0.9, units of at most 5 tokens, 150 steps);
 20 held-out prompts of 64 tokens, 64 new tokens each, look-ahead m = 4,
@@ -20,14 +20,15 @@ being confident about runs of tokens, which a model this small seldom is.
 """
 
 from eval.claims import measured
-from eval.decoding import lud, models
+from eval.decoding import lud
+from train.store import lm as lm_store
 
 NUM_PROMPTS, PROMPT_LEN, NEW_TOKENS = 20, 64, 64
 
 
 def check():
-  target = models.load_target("text")
-  prompts = models.heldout_prompts(target, NUM_PROMPTS, PROMPT_LEN)
+  target = lm_store.load_target("text")
+  prompts = lm_store.heldout_prompts(target, NUM_PROMPTS, PROMPT_LEN)
   r = lud.report(target, prompts, NEW_TOKENS)
   setting = (f"text target: val loss {target.val_loss:.3f}, greedy rep-4 "
              f"{target.greedy_rep4:.2f}; fine-tune val loss "

@@ -1,6 +1,6 @@
 """Momentum decoding's claim: far fewer repetitions at a bounded NLL cost.
 
-Setting: the "text" target LM (`eval.decoding.models`), 20 held-out prompts
+Setting: the "text" target LM (`train.store.lm`), 20 held-out prompts
 of 64 tokens, 128 new tokens; greedy against momentum decoding at the
 released settings (alpha 0.2, "ours" resistance table, 2000 candidates;
 `eval.decoding.momentum`). Repetition is the repeated-4-gram rate of the
@@ -10,15 +10,15 @@ claim: a repetition cut means little on a target that hardly repeats.
 """
 
 from eval.claims import measured
-from eval.decoding import models
 from eval.decoding import momentum as momentum_report
+from train.store import lm as lm_store
 
 PROMPTS, PROMPT_LEN, NEW_TOKENS = 20, 64, 128
 
 
 def check():
-  target = models.load_target("text")
-  prompts = models.heldout_prompts(target, PROMPTS, PROMPT_LEN)
+  target = lm_store.load_target("text")
+  prompts = lm_store.heldout_prompts(target, PROMPTS, PROMPT_LEN)
   r = momentum_report.report(target, prompts, NEW_TOKENS)
   setting = (f"alpha {momentum_report.ALPHA}, 'ours' table, "
              f"top-{momentum_report.TOP_K}, {PROMPTS} held-out prompts, "

@@ -12,7 +12,8 @@ exhaustive MaxSim over all 5,290 functions.
 import numpy as np
 
 from eval.claims import measured
-from eval.retrieval import colbert, metrics, muvera, rankers
+from eval.retrieval import colbert
+from zoo.retrieval import metrics, muvera, rankers
 
 NUM_CANDIDATES = 100
 
@@ -43,7 +44,7 @@ def check():
     return metrics.summarize(metrics.evaluate(
         rankings, qrels, ["recall@10"]))["recall@10"]
 
-  exact = colbert.rank_tokens(q, q_mask, d, d_mask, depth=10)
+  exact = rankers.rank_tokens(q, q_mask, d, d_mask, depth=10)
   found = muvera.search(q, q_mask, d, d_mask, num_candidates=NUM_CANDIDATES,
                         depth=10, chunk=4)
   kept = np.mean([len(set(e) & set(c)) / len(e)

@@ -22,8 +22,10 @@ import jax
 import numpy as np
 
 from eval.claims import measured
-from eval.parallelbench import model, oracle, sweep
+from eval.parallelbench import oracle, sweep
 from ops.decoding.unmask import UnmaskRule
+from train.store import mdm as mdm_store
+from zoo.decoding.sampler import Sampler
 
 NUM_TEST = 1000
 ORACLE_EXAMPLES = 2000
@@ -31,12 +33,12 @@ PER_STEP = (1, 2, 4, 8)
 
 
 def check():
-  mdm = model.load()
+  mdm = mdm_store.load()
   examples, prompts = sweep.load_examples(NUM_TEST)
   results = {k: sweep.evaluate(mdm, examples, prompts,
-                               sweep.Sampler(UnmaskRule("confidence", k=k)))
+                               Sampler(UnmaskRule("confidence", k=k)))
              for k in PER_STEP}
-  threshold = sweep.evaluate(mdm, examples, prompts, sweep.Sampler(
+  threshold = sweep.evaluate(mdm, examples, prompts, Sampler(
       UnmaskRule("threshold", threshold=0.9)))
   tps = {task: threshold.task_tokens_per_step(task)
          for task in ("shuffle", "copy")}

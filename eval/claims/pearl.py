@@ -2,7 +2,7 @@
 speculative decoding, losslessly.
 
 Setting: the "text" target LM and the "text_draft" draft LM
-(`eval.decoding.models`), 20 held-out prompts of 64 tokens, 128 new tokens
+(`train.store.lm`), 20 held-out prompts of 64 tokens, 128 new tokens
 each, decoded greedily one prompt at a time with 5 draft tokens a round;
 the baseline is plain speculative decoding with the same draft and the same
 5 (`eval.decoding.pearl`). Tokens per target forward count the prefill too
@@ -23,16 +23,16 @@ accepted tokens). Both comparisons are reported.
 
 
 from eval.claims import measured
-from eval.decoding import models
 from eval.decoding import pearl as pearl_report
+from train.store import lm as lm_store
 
 PROMPTS, PROMPT_LEN, NEW_TOKENS = 20, 64, 128
 
 
 def check():
-  target = models.load_target("text")
-  draft = models.load_target("text_draft")
-  prompts = models.heldout_prompts(target, PROMPTS, PROMPT_LEN)
+  target = lm_store.load_target("text")
+  draft = lm_store.load_target("text_draft")
+  prompts = lm_store.heldout_prompts(target, PROMPTS, PROMPT_LEN)
   r = pearl_report.report(target, prompts, NEW_TOKENS, draft=draft)
   setting = (f"{PROMPTS} held-out prompts x {NEW_TOKENS} new tokens, batch "
              f"1, gamma {r['gamma']} at c = {r['draft_cost']:.3f}; target "

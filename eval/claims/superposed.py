@@ -1,6 +1,6 @@
 """Superposed Decoding's claims: k drafts for about the cost of one pass.
 
-Setting: the "text" target of `eval.decoding.models` (a BPE decoder trained
+Setting: the "text" target of `train.store.lm` (a BPE decoder trained
 on stdlib docstrings); 16 held-out prompts of 32 tokens, 32 new tokens; k =
 3 drafts with the shipped settings (top 9 tokens, temperature 0.06, alpha =
 0.54, n-grams of orders 2..6 counted from the target's training tokens);
@@ -18,14 +18,15 @@ The target's held-out loss and greedy repeated-4-gram rate, and the "draft
 """
 
 from eval.claims import measured
-from eval.decoding import models, superposed
+from eval.decoding import superposed
+from train.store import lm as lm_store
 
 NUM_PROMPTS, PROMPT_LEN, NEW_TOKENS = 16, 32, 32
 
 
 def check():
-  target = models.load_target("text")
-  prompts = models.heldout_prompts(target, NUM_PROMPTS, PROMPT_LEN)
+  target = lm_store.load_target("text")
+  prompts = lm_store.heldout_prompts(target, NUM_PROMPTS, PROMPT_LEN)
   r = superposed.report(target, prompts, NEW_TOKENS)
   setting = (f"text target: val loss {target.val_loss:.3f}, greedy rep-4 "
              f"{target.greedy_rep4:.2f}")

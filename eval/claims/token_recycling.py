@@ -1,6 +1,6 @@
 """Token Recycling's claim: a train-free drafter that beats n-gram lookup.
 
-Setting: the "text" target LM (`eval.decoding.models`), 20 held-out prompts
+Setting: the "text" target LM (`train.store.lm`), 20 held-out prompts
 of 64 tokens, 128 new tokens each, decoded one prompt at a time with the
 adjacency matrix kept across prompts (hot, from zeros at the first prompt);
 the baseline is prompt lookup (3-gram match, 8 drafted tokens;
@@ -13,15 +13,15 @@ weak evidence.
 
 
 from eval.claims import measured
-from eval.decoding import models
 from eval.decoding import token_recycling as tr_report
+from train.store import lm as lm_store
 
 PROMPTS, PROMPT_LEN, NEW_TOKENS = 20, 64, 128
 
 
 def check():
-  target = models.load_target("text")
-  prompts = models.heldout_prompts(target, PROMPTS, PROMPT_LEN)
+  target = lm_store.load_target("text")
+  prompts = lm_store.heldout_prompts(target, PROMPTS, PROMPT_LEN)
   r = tr_report.report(target, prompts, NEW_TOKENS)
   setting = (f"{PROMPTS} held-out prompts x {NEW_TOKENS} new tokens, batch "
              f"1, hot matrix; target val loss {target.val_loss:.3f} "

@@ -3,7 +3,7 @@
     python -m eval decoding --system aded --new-tokens 192
 
 The table starts from the trigrams of the target's training split
-(`models.train_tokens`). Each prompt is decoded alone (batch 1), in order:
+(`lm_store.train_tokens`). Each prompt is decoded alone (batch 1), in order:
 `aded` carries the adapted table from prompt to prompt, `aded_fresh`
 restarts every prompt from the corpus table (it adapts within one
 generation only), `aded_frozen` never updates it, and prompt lookup
@@ -19,15 +19,15 @@ import dataclasses
 
 import numpy as np
 
-from eval.decoding import models
 from eval.decoding.token_recycling import (
-    PROMPT_LOOKUP,
-    Run,
-    run_drafter,
-    run_greedy,
-    summary,
+  PROMPT_LOOKUP,
+  Run,
+  run_drafter,
+  run_greedy,
+  summary,
 )
 from ops.decoding.aded import ADED, trigram_table_from_corpus
+from train.store import lm as lm_store
 
 DRAFTER = ADED(tree_size=32, num_simulations=64, exploration=1.0,
                max_depth=8)
@@ -45,7 +45,7 @@ def quarter_accepted_length(run: Run, quarter: int) -> float:
   return float(steps[chosen].mean()) if chosen.any() else 0.0
 
 
-def report(target: models.Target, prompts, new_tokens: int) -> dict:
+def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
   """ADED (hot, fresh per prompt, frozen) and prompt lookup beside greedy.
 
   Args:
@@ -58,7 +58,7 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
     prompt_lookup, plus greedy_tokens_per_second.
   """
   lm = target.lm
-  table = trigram_table_from_corpus(models.train_tokens(target))
+  table = trigram_table_from_corpus(lm_store.train_tokens(target))
   greedy = run_greedy(lm, prompts, new_tokens)
   runs = {
       "aded": run_drafter(lm, prompts, new_tokens, DRAFTER, table),

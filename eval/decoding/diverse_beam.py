@@ -12,10 +12,11 @@ ranks by its penalised score; for the first group that is the log-prob).
 import numpy as np
 from jax import numpy as jnp
 
-from eval.decoding import models
-from eval.decoding.metrics import mean_distinct_n, timed
+from eval.decoding.timing import timed
 from ops.decoding.beam import BeamResult, beam_search
 from ops.decoding.diverse_beam import diverse_beam_search
+from ops.decoding.metrics import mean_distinct_n
+from train.store import lm as lm_store
 
 BEAMS, GROUPS, PENALTY = 6, 3, 0.5
 
@@ -33,7 +34,7 @@ def _list_metrics(result: BeamResult) -> dict:
   }
 
 
-def report(target: models.Target, prompts, new_tokens: int) -> dict:
+def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
   """Diverse beam search (G=3, lambda=0.5) beside beam search, B=6.
 
   Args:

@@ -21,8 +21,9 @@ import numpy as np
 import optax
 from jax import numpy as jnp
 
-from eval.decoding import kv_qa, models
+from eval.decoding import kv_qa
 from ops.decoding.exact_extract import best_span, greedy_answer, span_scores
+from train.store import lm as lm_store
 from train.tasks.lm_next_token import token_losses
 from zoo.lm import special_tokens
 from zoo.lm.decoder import CachedLM
@@ -131,7 +132,7 @@ def finetune(lm: CachedLM, examples: list[kv_qa.Example],
   return CachedLM(params, lm.module)
 
 
-def report(target: models.Target, prompts, new_tokens: int) -> dict:
+def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
   """Zero-shot exact match on `kv_qa` questions (prompts are not used)."""
   del prompts, new_tokens  # the questions are the prompts here
   examples = kv_qa.make_examples(lambda s: target.tokenizer.encode(s).ids,

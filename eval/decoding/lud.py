@@ -28,13 +28,14 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
-from eval.decoding import models
-from eval.decoding.metrics import continuation_nll, repeated_ngram_rate, timed
+from eval.decoding.timing import timed
 from ops.decoding.lud import lookahead_generate
+from ops.decoding.metrics import continuation_nll, repeated_ngram_rate
 from ops.decoding.sampling import generate
 from ops.vocab import vocab_reduce
 from train import config as config_lib
-from train import loop
+from train import loop, store
+from train.store import lm as lm_store
 from train.tasks import lud as lud_task
 from zoo.lm import special_tokens
 from zoo.lm.decoder import CachedLM
@@ -43,11 +44,11 @@ LOOKAHEAD = lud_task.MAX_UNIT_LEN - 1
 BETA = lud_task.ALPHA
 
 
-def finetune_workdir(target: models.Target) -> pathlib.Path:
+def finetune_workdir(target: lm_store.Target) -> pathlib.Path:
   return target.workdir.parent / f"{target.workdir.name}_lud"
 
 
-def finetuned(target: models.Target) -> tuple[CachedLM, float]:
+def finetuned(target: lm_store.Target) -> tuple[CachedLM, float]:
   """The target's LUD fine-tune and its held-out NLL.
 
   Trained on first use, and again when the target was retrained since.
@@ -59,14 +60,14 @@ def finetuned(target: models.Target) -> tuple[CachedLM, float]:
     shutil.rmtree(workdir)  # a stale fine-tune
 
   def config():
-    smoke = target.workdir == models.workdir_for(target.name, smoke=True)
+    smoke = target.workdir == lm_store.workdir_for(target.name, smoke=True)
     cfg = config_lib.load_config("lud.py" + (":smoke" if smoke else ""))
     # The target's own model and data, whichever target it is.
     return dataclasses.replace(
         cfg, model=target.lm.module.config, init_from=str(target.workdir),
         data=dataclasses.replace(cfg.data, name=target.dataset))
 
-  loop.run_once(config, workdir, f"the LUD fine-tune of {target.name!r}")
+  store.run_once(config, workdir, f"the LUD fine-tune of {target.name!r}")
   run, state, _ = loop.load(workdir, devices=jax.devices()[:1])
   val_nll = json.loads(done.read_text())["nll"]
   return CachedLM(jax.device_get(state.params), run.model), val_nll
@@ -95,7 +96,7 @@ def _common_prefix(a, b) -> np.ndarray:
   return np.where(differs.any(1), differs.argmax(1), differs.shape[1])
 
 
-def report(target: models.Target, prompts, new_tokens: int) -> dict:
+def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
   """Look-ahead decoding of the LUD fine-tune beside greedy decoding.
 
   Args:

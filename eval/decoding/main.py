@@ -5,14 +5,14 @@
         [--new-tokens 128] [--json]
 
 Loads the target LM (a `decoder_lm` workdir, or the named cached model),
-takes held-out prompts and runs `eval.decoding.<system>.report`. The
+takes held-out prompts and runs the system's report (its record's
+`report`, `eval.decoding.<system>:report`). The
 target's held-out loss and greedy repeated-4-gram rate are printed beside
 the numbers: acceptance rates measured on a target that loops are not
 evidence of speed.
 """
 
 import argparse
-import importlib
 import json
 import sys
 
@@ -53,22 +53,23 @@ def with_speedups(report: dict) -> dict:
 
 def main(argv: list[str]) -> int:
   args = _parser().parse_args(argv)
-  import zoo  # noqa: F401, PLC0415  (registers the systems)
-
-  system = registry.get(args.system)
+  try:
+    system = registry.get(args.system)
+  except KeyError as e:
+    print(f"error: {e.args[0]}", file=sys.stderr)
+    return 2
   if system.family != "decoding":
     print(f"error: {args.system!r} is a {system.family} system, not a "
           f"decoding one", file=sys.stderr)
     return 2
-  try:
-    module = importlib.import_module(f"eval.decoding.{args.system}")
-  except ModuleNotFoundError:
+  if not system.report:
     print(f"error: {args.system!r} has no decoding report", file=sys.stderr)
     return 2
-  from eval.decoding import models  # noqa: PLC0415
+  report = registry.resolve(system.report)
+  from train.store import lm as lm_store  # noqa: PLC0415
 
-  target = models.load_target(args.model, workdir=args.workdir)
-  prompts = models.heldout_prompts(target, args.prompts, args.prompt_length)
+  target = lm_store.load_target(args.model, workdir=args.workdir)
+  prompts = lm_store.heldout_prompts(target, args.prompts, args.prompt_length)
   result = {
       "system": args.system, "model": target.name,
       "device": jax.devices()[0].device_kind,
@@ -76,7 +77,7 @@ def main(argv: list[str]) -> int:
       "target_greedy_rep4": target.greedy_rep4,
       "prompts": args.prompts, "prompt_length": args.prompt_length,
       "new_tokens": args.new_tokens,
-      **with_speedups(module.report(target, prompts, args.new_tokens)),
+      **with_speedups(report(target, prompts, args.new_tokens)),
   }
   if args.json:
     print(json.dumps(result))

@@ -13,16 +13,17 @@ the model without any penalty.
 import numpy as np
 from jax import numpy as jnp
 
-from eval.decoding import models
-from eval.decoding.metrics import continuation_nll, repeated_ngram_rate, timed
+from eval.decoding.timing import timed
+from ops.decoding.metrics import continuation_nll, repeated_ngram_rate
 from ops.decoding.momentum import momentum_generate, soft_ngram_table
 from ops.decoding.sampling import generate
+from train.store import lm as lm_store
 
 ALPHA = 0.2
 TOP_K = 2000
 
 
-def report(target: models.Target, prompts, new_tokens: int) -> dict:
+def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
   """Momentum decoding and the soft 4-gram penalty beside greedy.
 
   Args:

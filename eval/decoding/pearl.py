@@ -3,7 +3,7 @@ beside plain speculative decoding with the same draft model.
 
     python -m eval decoding --system pearl
 
-The draft is the target's "<name>_draft" model (`eval.decoding.models`).
+The draft is the target's "<name>_draft" model (`train.store.lm`).
 Each prompt is decoded alone (batch 1, as the paper measures), greedily, by
 plain speculative decoding (`speculative_*`) and PEARL (`pearl_*`), both
 with GAMMA draft tokens a round, and by greedy decoding with the target and
@@ -29,11 +29,11 @@ that c: PEARL's wall clock with the two models overlapping on two devices.
 
 import numpy as np
 
-from eval.decoding import models
-from eval.decoding.metrics import each_prompt
+from eval.decoding.timing import each_prompt
 from ops.decoding.pearl import cost_model, pearl_generate
 from ops.decoding.sampling import generate
 from ops.decoding.speculative import speculative_generate
+from train.store import lm as lm_store
 
 # Draft tokens a round: drafting takes one target forward at c = 0.2.
 GAMMA = 5
@@ -62,8 +62,8 @@ def summary(name: str, outputs: list, seconds: float, greedy_tokens,
   }
 
 
-def report(target: models.Target, prompts, new_tokens: int,
-           draft: models.Target | None = None) -> dict:
+def report(target: lm_store.Target, prompts, new_tokens: int,
+           draft: lm_store.Target | None = None) -> dict:
   """PEARL and plain speculative decoding beside greedy.
 
   Args:
@@ -76,9 +76,9 @@ def report(target: models.Target, prompts, new_tokens: int,
     Flat metrics (see the module docstring).
   """
   if draft is None:
-    draft = models.load_target(f"{target.name}_draft")
+    draft = lm_store.load_target(f"{target.name}_draft")
   greedy_with = lambda lm: lambda p: generate(lm, p, new_tokens).tokens
-  # Alternating repeats: a load change on a shared host hits both models.
+  # Alternating repeats: a load change on a shared host hits both lm_store.
   ratios = []
   for _ in range(COST_REPEATS):
     greedy, greedy_seconds = each_prompt(greedy_with(target.lm), prompts)

@@ -19,16 +19,16 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
-from eval.decoding import models
-from eval.decoding.metrics import (
-  clocked,
+from eval.decoding.timing import clocked
+from ops.decoding import ngram
+from ops.decoding.metrics import (
   continuation_nll,
   mean_distinct_n,
   repeated_ngram_rate,
 )
-from ops.decoding import ngram
 from ops.decoding.sampling import generate
 from ops.decoding.superposed import superposed_decode
+from train.store import lm as lm_store
 
 NUM_DRAFTS = 3
 TOP_P = 0.9
@@ -42,7 +42,7 @@ def _nll(lm, prompts, drafts) -> np.ndarray:
   return np.asarray(nll).reshape(b, k)
 
 
-def report(target: models.Target, prompts, new_tokens: int) -> dict:
+def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
   """Superposed Decoding beside nucleus sampling and greedy decoding.
 
   Args:
@@ -55,7 +55,7 @@ def report(target: models.Target, prompts, new_tokens: int) -> dict:
   """
   lm, t = target.lm, new_tokens
   prompts = jnp.asarray(prompts)
-  table = ngram.build_ngram_table(models.train_tokens(target), lm.vocab_size)
+  table = ngram.build_ngram_table(lm_store.train_tokens(target), lm.vocab_size)
   keys = jax.random.split(jax.random.key(0), NUM_DRAFTS)
 
   def nucleus_runs():

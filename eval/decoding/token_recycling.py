@@ -20,12 +20,12 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
-from eval.decoding import models
-from eval.decoding.metrics import each_prompt
+from eval.decoding.timing import each_prompt
 from ops.decoding.prompt_lookup import PromptLookup
 from ops.decoding.sampling import generate
 from ops.decoding.token_recycling import TokenRecycling, init_adjacency
 from ops.decoding.tree_decode import tree_decode
+from train.store import lm as lm_store
 
 PROMPT_LOOKUP = PromptLookup(ngram=3, num_draft=8)
 TREES = {"tr16": TokenRecycling(num_nodes=16, max_depth=4),
@@ -98,7 +98,7 @@ def summary(name: str, run: Run, greedy: Run) -> dict:
   }
 
 
-def report(target: models.Target, prompts, new_tokens: int) -> dict:
+def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
   """Token Recycling (hot and cold) and prompt lookup beside greedy.
 
   Args:

@@ -22,9 +22,11 @@ import sys
 
 import jax
 
-from eval.parallelbench import filter as filter_lib
-from eval.parallelbench import lists, oracle, sweep
+from eval.parallelbench import oracle, sweep
 from ops.decoding.unmask import UnmaskRule
+from train.data import list_tasks
+from zoo.decoding import learn2pd
+from zoo.decoding.sampler import Sampler
 
 SHORT = {"copy": "copy", "reverse": "rev", "sort": "sort", "shuffle": "shuf",
          "insert_index": "ins_i", "insert_random": "ins_r",
@@ -32,7 +34,7 @@ SHORT = {"copy": "copy", "reverse": "rev", "sort": "sort", "shuffle": "shuf",
          "replace_index": "rep_i", "replace_random": "rep_r"}
 
 
-def samplers(filter_thresholds=(0.9,)) -> list[sweep.Sampler]:
+def samplers(filter_thresholds=(0.9,)) -> list[Sampler]:
   """Every rule at several settings; Learn2PD's (with EoTP) come last."""
   rules = [UnmaskRule(kind, k=k)
            for kind in ("confidence", "margin", "entropy", "random")
@@ -42,8 +44,8 @@ def samplers(filter_thresholds=(0.9,)) -> list[sweep.Sampler]:
   rules += [UnmaskRule("factor", factor=f) for f in (0.5, 1.0, 2.0, 4.0)]
   rules += [UnmaskRule("localleap", threshold=0.9, relaxed_threshold=r,
                        radius=4) for r in (0.75, 0.5)]
-  out = [sweep.Sampler(rule) for rule in rules]
-  return out + [filter_lib.learn2pd(t) for t in filter_thresholds]
+  out = [Sampler(rule) for rule in rules]
+  return out + [learn2pd.sampler(t) for t in filter_thresholds]
 
 
 def pb_summary(results: list[sweep.Result],
@@ -94,7 +96,7 @@ def plot(results: list[sweep.Result], path: pathlib.Path) -> None:
 
 
 def table(results: list[sweep.Result]) -> str:
-  tasks = lists.TASKS
+  tasks = list_tasks.TASKS
   head = (f"{'sampler':<26}{'tok/step':>9}{'nfe':>7}{'acc':>7}"
           + "".join(f"{SHORT[t]:>7}" for t in tasks))
   lines = [head, "-" * len(head)]
@@ -107,13 +109,13 @@ def table(results: list[sweep.Result]) -> str:
 
 def run(workdir=None, num: int = 500, smoke: bool = False) -> dict:
   """The oracle rows and the trained model's results (see the docstring)."""
-  from eval.parallelbench import model as model_lib
+  from train.store import mdm as mdm_store
 
   key = jax.random.key(0)
-  mdm = model_lib.load(smoke=smoke, workdir=workdir)
+  mdm = mdm_store.load(smoke=smoke, workdir=workdir)
   examples, prompts = sweep.load_examples(num)
-  fitted = filter_lib.fit(mdm, num_prompts=64 if smoke else 512,
-                          num_calibration=64 if smoke else 500)
+  fitted = sweep.fit_filter(mdm, num_prompts=64 if smoke else 512,
+                            num_calibration=64 if smoke else 500)
   thresholds = sorted({0.9, fitted.threshold})
   results = [sweep.evaluate(mdm, examples, prompts, s, key=key,
                             learned_filter=fitted.filter)
@@ -151,7 +153,7 @@ def main(argv: list[str]) -> int:
         "results": [{"sampler": r.sampler.label(),
                      "tokens_per_step": r.tokens_per_step,
                      "mean_nfe": r.mean_nfe, "accuracy": r.accuracy,
-                     **{t: r.task_accuracy(t) for t in lists.TASKS}}
+                     **{t: r.task_accuracy(t) for t in list_tasks.TASKS}}
                     for r in out["results"]]}))
     return 0
   print("perfect-marginal oracle, 4 names, k tokens per step (sampling):")

@@ -16,9 +16,10 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
-from eval.parallelbench import lists, sweep
+from eval.parallelbench import sweep
 from ops.decoding.diffusion import generate
 from ops.decoding.unmask import UnmaskRule
+from train.data import list_tasks
 from zoo.lm import special_tokens
 
 
@@ -29,12 +30,12 @@ class MarginalOracle(flax.struct.PyTreeNode):
   valid: jax.Array
   prompt_len: int = flax.struct.field(pytree_node=False)
   vocab_size: int = flax.struct.field(pytree_node=False,
-                                      default=lists.VOCAB_SIZE)
+                                      default=list_tasks.VOCAB_SIZE)
 
   @classmethod
-  def for_examples(cls, examples, gen_len: int = lists.GEN_LEN,
-                   prompt_len: int = lists.PROMPT_LEN) -> "MarginalOracle":
-    per_example = [[lists.encode_answer(a, gen_len) for a in ex.answers()]
+  def for_examples(cls, examples, gen_len: int = list_tasks.GEN_LEN,
+                   prompt_len: int = list_tasks.PROMPT_LEN) -> "MarginalOracle":
+    per_example = [[list_tasks.encode_answer(a, gen_len) for a in ex.answers()]
                    for ex in examples]
     width = max(len(a) for a in per_example)
     answers = np.full((len(examples), width, gen_len), special_tokens.EOS,
@@ -94,7 +95,7 @@ def sampled_accuracy(key, num_items: int = 4, num_examples: int = 2000,
   """
   rng = np.random.default_rng(0)
   tasks = ("shuffle", "copy")
-  examples = [lists.sample_example(rng, task, num_items)
+  examples = [list_tasks.sample_example(rng, task, num_items)
               for task in tasks for _ in range(num_examples)]
   prompts = np.stack([ex.prompt() for ex in examples])
   model = MarginalOracle.for_examples(examples, num_items)

@@ -3,8 +3,9 @@
     examples, prompts = load_examples(num=500)
     result = evaluate(mdm, examples, prompts, Sampler(UnmaskRule("threshold")))
 
-`mdm` is a trained model (`eval.parallelbench.model.TrainedMDM`: the
-network, its block length, attention mask and answer length).
+`mdm` is a trained model (`zoo.lm.diffusion.TrainedMDM`: the network, its
+block length, attention mask and answer length), decoded by
+`zoo.decoding.sampler.decode`.
 
 Tokens per step is `gen_len / nfe` (EOS padding included, as the papers
 count it), averaged over the examples as total tokens over total steps.
@@ -12,29 +13,11 @@ count it), averaged over the examples as total tokens over total steps.
 
 import dataclasses
 
-import jax
 import numpy as np
 
-from eval.parallelbench import lists
-from ops.decoding.diffusion import generate
-from ops.decoding.unmask import UnmaskRule
-
-BATCH = 512
-
-
-@dataclasses.dataclass(frozen=True)
-class Sampler:
-  """A decoding setting: rule, sampling temperature, end-of-text truncation.
-
-  A kind-"filter" rule needs the learned filter at evaluation time.
-  """
-
-  rule: UnmaskRule
-  temperature: float = 0.0
-  eot_truncation: bool = False
-
-  def label(self) -> str:
-    return self.rule.label() + ("+eotp" if self.eot_truncation else "")
+from train.data import list_tasks
+from zoo.decoding import learn2pd
+from zoo.decoding.sampler import Sampler, decode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +53,7 @@ class Result:
 
 
 def load_examples(num: int | None = None, split: str = "test"
-                  ) -> tuple[list[lists.Example], np.ndarray]:
+                  ) -> tuple[list[list_tasks.Example], np.ndarray]:
   """The first `num` records of a `parallelbench_lists` split.
 
   Returns:
@@ -81,51 +64,13 @@ def load_examples(num: int | None = None, split: str = "test"
   source = sources.data_source("parallelbench_lists", split)
   num = len(source) if num is None else min(num, len(source))
   tokens = np.stack([r["tokens"] for r in source.__getitems__(range(num))])
-  prompts = tokens[:, :lists.PROMPT_LEN]
-  return [lists.parse_prompt(p) for p in prompts], prompts
-
-
-def decode(mdm, prompts, sampler: Sampler, *, key=None, learned_filter=None,
-           reference=None, record: bool = False):
-  """Runs `generate` over prompts [M, P] in equal batches of <= BATCH.
-
-  The last batch is padded with copies of the first prompt (one shape, one
-  compilation); the padding rows are dropped from the results.
-
-  Returns:
-    (tokens [M, G], nfe [M]) as numpy, and the list of per-batch traces
-    (rows of the batch's prompts, in order) when `record`.
-  """
-  key = jax.random.key(0) if key is None else key
-  num = len(prompts)
-  batch = min(BATCH, num)
-  pad = -num % batch
-  prompts = np.concatenate([prompts, np.repeat(prompts[:1], pad, 0)])
-  if reference is not None:
-    reference = np.concatenate([reference, np.repeat(reference[:1], pad, 0)])
-  tokens, nfe, traces = [], [], []
-  for start in range(0, len(prompts), batch):
-    rows = slice(start, start + batch)
-    out = generate(
-        mdm.lm, prompts[rows], gen_len=mdm.gen_len, block_len=mdm.block_len,
-        rule=sampler.rule, attention=mdm.attention,
-        temperature=sampler.temperature, key=jax.random.fold_in(key, start),
-        learned_filter=learned_filter,
-        reference=None if reference is None else reference[rows],
-        eot_truncation=sampler.eot_truncation, record=record)
-    tokens.append(np.asarray(out.tokens))
-    nfe.append(np.asarray(out.nfe))
-    if record:
-      real = min(batch, num - start)
-      traces.append(jax.tree.map(
-          lambda a, real=real: a if a.ndim == 1 else a[:, :real], out.trace))
-  result = np.concatenate(tokens)[:num], np.concatenate(nfe)[:num]
-  return (*result, traces) if record else result
+  prompts = tokens[:, :list_tasks.PROMPT_LEN]
+  return [list_tasks.parse_prompt(p) for p in prompts], prompts
 
 
 def score(examples, tokens) -> np.ndarray:
   """[M] bool: the decoded list is a correct answer."""
-  return np.array([ex.is_correct(lists.decode_output(row))
+  return np.array([ex.is_correct(list_tasks.decode_output(row))
                    for ex, row in zip(examples, tokens)])
 
 
@@ -136,3 +81,17 @@ def evaluate(mdm, examples, prompts, sampler: Sampler, *, key=None,
                        learned_filter=learned_filter)
   return Result(sampler, score(examples, tokens), nfe,
                 np.array([ex.task for ex in examples]), mdm.gen_len)
+
+
+def fit_filter(mdm, num_prompts: int = 512, num_calibration: int = 500,
+               tolerance: float = 0.01, seed: int = 0
+               ) -> learn2pd.FittedFilter:
+  """Learn2PD's filter from train prompts only: fitted on the first
+  `num_prompts` of the train split, calibrated on the next
+  `num_calibration` (`zoo.decoding.learn2pd.fit_filter`)."""
+  examples, prompts = load_examples(num_prompts + num_calibration,
+                                    split="train")
+  return learn2pd.fit_filter(
+      mdm, prompts[:num_prompts], prompts[num_prompts:],
+      lambda tokens: score(examples[num_prompts:], tokens),
+      tolerance=tolerance, seed=seed)

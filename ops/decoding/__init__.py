@@ -1,11 +1,13 @@
 """Decoding strategies: jit-compiled, static shapes, `lax.while_loop`.
 
-Every strategy takes a model object with `vocab_size`, `init_cache(batch,
-capacity)` and `extend(tokens, cache, positions=None, qq_mask=None)` (a
-`zoo.lm.decoder.CachedLM` or a `zoo.lm.table.TableLM`) and counts the
+Every strategy takes a model that satisfies `DecodingModel` (a
+`zoo.lm.decoder.CachedLM`, a `zoo.lm.table.TableLM`) and counts the
 model's forward calls, prefill included.
 """
 
+from typing import Any, Protocol, runtime_checkable
+
+import jax
 from jax import numpy as jnp
 
 # The reserved ids of `zoo.lm.special_tokens` (a test checks they agree),
@@ -14,6 +16,33 @@ from jax import numpy as jnp
 PAD = 0
 EOS_ID = 2
 MASK_ID = 3
+
+
+@runtime_checkable
+class DecodingModel(Protocol):
+  """What a decoding strategy needs of a model.
+
+  The model is a pytree (it passes through `jax.jit` as an argument) whose
+  cache has a static capacity and a per-row `length` [B], `take(index)`
+  (rows, for beams) and `commit(start, path, n)` (keep accepted slots).
+  """
+
+  @property
+  def vocab_size(self) -> int:
+    """Number of token ids; logits are [..., vocab_size]."""
+
+  def init_cache(self, batch: int, capacity: int) -> Any:
+    """An empty cache for `batch` rows of at most `capacity` tokens."""
+
+  def extend(self, tokens: jax.Array, cache: Any, positions=None,
+             qq_mask=None, embeddings=None) -> tuple[jax.Array, Any]:
+    """tokens [B, T] after the cached prefix -> (logits [B, T, V], cache
+    with the T new slots written and `length` advanced by T).
+
+    `positions` [B, T] default to `cache.length + arange(T)`; `qq_mask`
+    [B, T, T] says which new tokens see which (causal by default);
+    `embeddings` [B, T, D], where the model has them, replace the tokens'.
+    """
 
 
 def check_prompt(name: str, prompt, max_new_tokens: int) -> None:

@@ -21,7 +21,7 @@ def broken():
 def _register(monkeypatch, name, check):
   system = dataclasses.replace(registry.get("simvq"), name=name,
                                claim=f"{__name__}:{check}")
-  monkeypatch.setitem(registry._SYSTEMS.items, name, system)
+  monkeypatch.setitem(registry._all(), name, system)
 
 
 def test_json_records_and_exit_zero_when_a_claim_fails(monkeypatch, capsys):

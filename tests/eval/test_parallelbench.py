@@ -6,35 +6,37 @@ import jax
 import numpy as np
 import pytest
 
-from eval.parallelbench import lists, oracle, sweep
 from eval.parallelbench import main as bench
+from eval.parallelbench import oracle, sweep
 from ops.decoding.unmask import KINDS, UnmaskRule
+from train.data import list_tasks
 
 COUNTS = {"shuffle": math.factorial, "insert_random": lambda n: n + 1,
           "remove_random": lambda n: n, "replace_random": lambda n: n}
 
 
-@pytest.mark.parametrize("task", lists.TASKS)
+@pytest.mark.parametrize("task", list_tasks.TASKS)
 def test_task_answers_prompts_and_sequences(task):
   rng = np.random.default_rng(0)
-  for n in (lists.MIN_ITEMS, 6, lists.MAX_ITEMS):
-    ex = lists.sample_example(rng, task, n)
+  for n in (list_tasks.MIN_ITEMS, 6, list_tasks.MAX_ITEMS):
+    ex = list_tasks.sample_example(rng, task, n)
     answers = ex.answers()
     assert len(set(answers)) == len(answers) == COUNTS.get(
         task, lambda n: 1)(n)
     assert all(ex.is_correct(a) for a in answers)
-    assert lists.parse_prompt(ex.prompt()) == ex
-    seq = lists.sample_sequence(rng, ex)
-    assert seq.shape == (lists.PROMPT_LEN + lists.GEN_LEN,)
-    out = lists.decode_output(seq[lists.PROMPT_LEN:])
+    assert list_tasks.parse_prompt(ex.prompt()) == ex
+    seq = list_tasks.sample_sequence(rng, ex)
+    assert seq.shape == (list_tasks.PROMPT_LEN + list_tasks.GEN_LEN,)
+    out = list_tasks.decode_output(seq[list_tasks.PROMPT_LEN:])
     assert ex.is_correct(out) and out in answers
     # The i-th input name always sits at FIRST_ITEM + i.
     np.testing.assert_array_equal(
-        ex.prompt()[lists.FIRST_ITEM:lists.FIRST_ITEM + n],
-        np.array(ex.items) + lists.NAME_BASE)
+        ex.prompt()[list_tasks.FIRST_ITEM:list_tasks.FIRST_ITEM + n],
+        np.array(ex.items) + list_tasks.NAME_BASE)
     assert not ex.is_correct((answers[0][0],) * n)  # a repeated name
   assert not ex.is_correct(None)
-  assert lists.decode_output([lists.NAME_BASE, 3, lists.NAME_BASE]) is None
+  assert list_tasks.decode_output(
+      [list_tasks.NAME_BASE, 3, list_tasks.NAME_BASE]) is None
 
 
 def test_shuffle_closed_form_values():
@@ -60,20 +62,20 @@ def test_builder_is_seeded_and_splits_by_prompt():
   again = list(parallelbench_lists.generate(num=400))
   assert all(a[1] == b[1] and np.array_equal(a[2]["tokens"], b[2]["tokens"])
              for a, b in zip(first, again))
-  prompts = {split: {r["tokens"][:lists.PROMPT_LEN].tobytes()
+  prompts = {split: {r["tokens"][:list_tasks.PROMPT_LEN].tobytes()
                      for _, s, r in first if s == split}
              for split in ("train", "test")}
   assert prompts["test"] and not prompts["test"] & prompts["train"]
   for _, _, record in first:
-    ex = lists.parse_prompt(record["tokens"][:lists.PROMPT_LEN])
-    assert ex.is_correct(lists.decode_output(
-        record["tokens"][lists.PROMPT_LEN:]))
+    ex = list_tasks.parse_prompt(record["tokens"][:list_tasks.PROMPT_LEN])
+    assert ex.is_correct(list_tasks.decode_output(
+        record["tokens"][list_tasks.PROMPT_LEN:]))
 
 
 def _result(rule, accuracy, nfe):
   correct = np.arange(10) < accuracy * 10
   return sweep.Result(sweep.Sampler(rule), correct, np.full(10, nfe),
-                      np.array(lists.TASKS), lists.GEN_LEN)
+                      np.array(list_tasks.TASKS), list_tasks.GEN_LEN)
 
 
 def test_summary_pareto_table_and_plot(tmp_path):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from eval.retrieval import bm25, data, metrics
+from eval.retrieval import data
+from zoo.retrieval import bm25, metrics
 
 
 def _random_case(seed, num_queries=40, num_docs=30):

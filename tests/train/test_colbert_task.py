@@ -13,14 +13,14 @@ from jax import numpy as jnp
 
 from eval.retrieval import colbert as colbert_eval
 from eval.retrieval import data as retrieval_data
-from eval.retrieval import metrics
 from train import config as config_lib
-from train import loop, tasks
+from train import loop
 from train.data import sources
-from train.data.builders import code_search_minilm, stdlib_code_search
+from train.data.builders import stdlib_code_search, stdlib_code_search_minilm
 from train.state import create_state, make_optimizer, train_step
+from train.store import heads
 from train.tasks import colbert_contrastive
-from zoo.retrieval import colbert, minilm
+from zoo.retrieval import colbert, metrics, minilm
 
 NAME = "stdlib_code_search_minilm"
 WORDS = ("alpha beta gamma delta sigma omega kappa theta lambda zeta eta "
@@ -29,7 +29,8 @@ WORDS = ("alpha beta gamma delta sigma omega kappa theta lambda zeta eta "
 
 def _vector(word: str) -> np.ndarray:
   rng = np.random.default_rng(zlib.crc32(word.encode()))
-  return rng.standard_normal(code_search_minilm.HIDDEN).astype(np.float16)
+  return rng.standard_normal(stdlib_code_search_minilm.HIDDEN).astype(
+      np.float16)
 
 
 class WordEncoder:
@@ -38,7 +39,7 @@ class WordEncoder:
   def encode_tokens(self, texts):
     words = [["[CLS]", *re.findall(r"\w+", t)[:254], "[SEP]"] for t in texts]
     length = -(-max(map(len, words)) // 8) * 8
-    states = np.zeros((len(texts), length, code_search_minilm.HIDDEN),
+    states = np.zeros((len(texts), length, stdlib_code_search_minilm.HIDDEN),
                       np.float32)
     mask = np.zeros((len(texts), length), bool)
     for i, ws in enumerate(words):
@@ -60,7 +61,7 @@ def _pairs():
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
   root = tmp_path_factory.mktemp("features")
-  cls = code_search_minilm.StdlibCodeSearchMinilm
+  cls = stdlib_code_search_minilm.StdlibCodeSearchMinilm
   with pytest.MonkeyPatch.context() as mp:
     mp.setattr(cls, "_pairs", lambda self: _pairs())
     mp.setattr(cls, "_encoder", lambda self: WordEncoder())
@@ -75,7 +76,7 @@ def test_builder_stores_padded_states_and_unique_keys(data_dir):
     source = sources.data_source(NAME, split, data_dir)
     expected = [p for p in pairs.values() if p.split == split]
     assert len(source) == len(expected)
-    keys = code_search_minilm.unique_keys(expected)
+    keys = stdlib_code_search_minilm.unique_keys(expected)
     records = source.__getitems__(range(len(source)))
     assert sorted(r["key"].decode() for r in records) == sorted(keys)
     for r in records:
@@ -139,7 +140,7 @@ def test_training_steps_through_the_kernel_match_xla(monkeypatch):
             "code_mask": rng.random((4, 10)) < 0.7}
   inputs["query_mask"][:, 0] = inputs["code_mask"][:, 0] = True
   train_cfg = config_lib.TrainConfig(system="colbert_proj", model=cfg)
-  task = tasks.get("colbert_contrastive")
+  task = colbert_contrastive.TASK
   tx = make_optimizer(train_cfg.optim, 3)
   results = {}
   for impl in ("xla", "interpret"):
@@ -178,10 +179,10 @@ def test_smoke_config_trains_and_restores(spec, data_dir, tmp_path,
       NAME, "validation", data_dir))
   assert (tmp_path / "recall_at_k.png").is_file()
 
-  head = colbert_eval.restore(tmp_path)
+  head = heads.restore(tmp_path)
   keys, features = colbert_eval.feature_split("validation", str(data_dir))
   top = colbert_eval.rank_features(head, features)
-  rankings, qrels = colbert_eval.own_pool_rankings(top)
+  rankings, qrels = metrics.own_pool_rankings(top)
   restored = metrics.summarize(metrics.evaluate(rankings, qrels))
   for name, value in restored.items():
     assert value == pytest.approx(summary[name], abs=1e-6), name
@@ -190,14 +191,14 @@ def test_smoke_config_trains_and_restores(spec, data_dir, tmp_path,
   monkeypatch.setattr(minilm, "load", lambda *a: WordEncoder())
   by_key = {k: i for i, k in enumerate(keys)}
   pairs = [p for p in _pairs() if p.split == "validation"]
-  pair_keys = code_search_minilm.unique_keys(pairs)
+  pair_keys = stdlib_code_search_minilm.unique_keys(pairs)
   order = sorted(range(len(pairs)), key=lambda i: by_key[pair_keys[i]])
   rset = retrieval_data.RetrievalSet(
       "fake", [pair_keys[i] for i in order],
       [pairs[i].query for i in order], [pair_keys[i] for i in order],
       [pairs[i].code for i in order], {pair_keys[i]: {pair_keys[i]}
                                        for i in order})
-  text_top = colbert_eval.trained_ranker(tmp_path)(rset)
+  text_top = heads.ranker_for("stdlib_code_search", str(tmp_path))(rset)
   np.testing.assert_array_equal(text_top[:, :5], top[:, :5])
 
 
@@ -205,10 +206,10 @@ def test_finetune_smoke_trains_encoder_and_ranks_from_text(tmp_path):
   """The encoder trains too; ranking from text reproduces the evaluator."""
   cfg = config_lib.load_config("colbert_proj.py:smoke,finetune")
   summary = loop.run(cfg, tmp_path, devices=jax.devices()[:1])
-  head = colbert_eval.restore(tmp_path)
+  head = heads.restore(tmp_path)
   assert "encoder" in head.variables["params"]
   rset = retrieval_data.load("stdlib_code_search", split="validation")
-  top = colbert_eval.trained_ranker(tmp_path)(rset)
+  top = heads.ranker_for("stdlib_code_search", str(tmp_path))(rset)
   rankings = {q: [rset.doc_ids[j] for j in row]
               for q, row in zip(rset.query_ids, top)}
   restored = metrics.summarize(metrics.evaluate(rankings, rset.qrels))

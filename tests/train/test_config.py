@@ -1,31 +1,15 @@
 """Config files, `:arg` variants and strict typed overrides."""
 
+import json
 import re
 
 import pytest
 
 from train import config as config_lib
-from zoo import registry
 from zoo.errors import ConfigError
 from zoo.sharding import MeshConfig, mesh_shape
-
-
-def test_every_registered_config_loads_with_smoke():
-  for system in registry.systems():
-    for name in system.configs:
-      cfg = config_lib.load_config(f"{name}:smoke")
-      assert cfg.system == system.name
-      assert cfg.steps <= 50, "smoke variants must stay tiny"
-
-
-def test_overrides_are_typed():
-  cfg = config_lib.load_config("simvq.py", [
-      "optim.learning_rate=3e-4", "steps=7", "model.quantizer.num_codes=32",
-      "model.quantizer.rotation_trick=true", "mesh.data=2", "data.data_dir=x"])
-  assert cfg.optim.learning_rate == 3e-4 and cfg.steps == 7
-  assert cfg.model.quantizer.num_codes == 32
-  assert cfg.model.quantizer.rotation_trick is True
-  assert cfg.mesh == MeshConfig(data=2) and cfg.data.data_dir == "x"
+from zoo.vq.codebooks.ema import EMACodebook
+from zoo.vq.codebooks.learned import LearnedCodebook
 
 
 @pytest.mark.parametrize("override,message", [
@@ -39,8 +23,11 @@ def test_overrides_are_typed():
     ("steps", "must look like key.path=value"),
     ("steps=0", "steps must be >= 1"),
     ("model.quantizer.codebook=fsq",
-     "codebook must be one of ['learned', 'ema', 'simvq'], got 'fsq'"),
-    ("model.quantizer.dead_code_threshold=0.5", "needs codebook='ema'"),
+     "model.quantizer.codebook: unknown CodebookConfig kind 'fsq'; known: "
+     "ema, learned, simvq"),
+    ("model.quantizer.codebook.dead_code_threshold=0.5",
+     "model.quantizer.codebook has no field 'dead_code_threshold'"),
+    ("model.quantizer.codebook.bias=maybe", "must be a bool"),
 ])
 def test_bad_overrides_are_clear_errors(override, message):
   with pytest.raises(ConfigError, match=re.escape(message)):
@@ -57,12 +44,36 @@ def test_config_args_are_strict():
 
 def test_round_trip_through_dict():
   cfg = config_lib.load_config("vqvae.py:smoke",
-                               ["model.quantizer.codebook=ema"])
-  assert config_lib.from_dict(config_lib.to_dict(cfg)) == cfg
+                               ["model.quantizer.codebook=ema",
+                                "model.quantizer.codebook.decay=0.5"])
+  assert cfg.model.quantizer.codebook == EMACodebook(decay=0.5)
+  saved = config_lib.to_dict(cfg)
+  assert saved["model"]["quantizer"]["codebook"] == {
+      "kind": "ema", "decay": 0.5, "kmeans_init": False, "kmeans_iters": 10,
+      "dead_code_threshold": 0.0}
+  assert config_lib.from_dict(json.loads(json.dumps(saved))) == cfg
   bad = config_lib.to_dict(cfg)
   bad["model"]["width"] = 3
   with pytest.raises(ConfigError, match="model.width"):
     config_lib.from_dict(bad)
+  bad = config_lib.to_dict(cfg)
+  bad["model"]["quantizer"]["codebook"]["kind"] = "fsq"
+  with pytest.raises(ConfigError, match="unknown CodebookConfig kind 'fsq'"):
+    config_lib.from_dict(bad)
+
+
+def test_switching_a_plugin_kind_starts_from_its_defaults():
+  cfg = config_lib.load_config("simvq.py:smoke",
+                               ["model.quantizer.codebook=learned",
+                                "model.quantizer.codebook.kmeans_init=true"])
+  assert cfg.model.quantizer.codebook == LearnedCodebook(kmeans_init=True)
+  assert cfg.model.quantizer.num_codes == 64  # the rest is untouched
+
+
+def test_a_saved_task_name_reads_as_its_reference():
+  cfg = config_lib.load_config("cppd_ar.py:smoke")
+  saved = {**config_lib.to_dict(cfg), "task": "strip_ar"}
+  assert config_lib.from_dict(saved).task == "train.tasks.strip_ar:TASK"
 
 
 @pytest.mark.parametrize("mesh,devices,expected", [

@@ -72,7 +72,7 @@ def test_import_does_not_load_tensorflow_datasets():
 
 
 def test_names_are_the_builders():
-  assert data.NAMES == (
+  assert data.names() == (
       "digit_strips", "digits", "limit_small", "parallelbench_lists",
       "stdlib_code_bpe", "stdlib_code_search", "stdlib_code_search_minilm",
       "stdlib_text", "stdlib_text_bpe")

@@ -61,21 +61,21 @@ def test_init_from_refuses_another_model(smoke_run, tmp_path):
 
 def test_a_loaded_target_runs_without_its_dataset(smoke_run, monkeypatch):
   # What a copy of the workdir on a host without tensorflow-datasets needs.
-  from eval.decoding import models  # noqa: PLC0415
+  from train.store import lm as lm_store  # noqa: PLC0415
 
   workdir, _ = smoke_run
-  target = models.load_target(workdir=workdir)
-  prompts = models.heldout_prompts(target, num=4, length=16)
-  tokens = models.train_tokens(target)
+  target = lm_store.load_target(workdir=workdir)
+  prompts = lm_store.heldout_prompts(target, num=4, length=16)
+  tokens = lm_store.train_tokens(target)
 
   def no_data(*args, **kwargs):
     raise AssertionError("read the dataset")
 
   for name in ("prepare", "data_source"):
     monkeypatch.setattr(sources, name, no_data)
-  again = models.load_target(workdir=workdir)
+  again = lm_store.load_target(workdir=workdir)
   np.testing.assert_array_equal(
-      models.heldout_prompts(again, num=4, length=16), prompts)
-  np.testing.assert_array_equal(models.train_tokens(again), tokens)
+      lm_store.heldout_prompts(again, num=4, length=16), prompts)
+  np.testing.assert_array_equal(lm_store.train_tokens(again), tokens)
   assert again.tokenizer.to_str() == target.tokenizer.to_str()
   assert again.greedy_rep4 == target.greedy_rep4

@@ -8,8 +8,9 @@ import pytest
 from jax.sharding import PartitionSpec as P
 
 from train import config as config_lib
-from train import loop, tasks
+from train import loop, store
 from train.data import pipeline
+from train.tasks import vq_autoencoder
 from zoo import checkpoint, sharding
 from zoo.errors import CheckpointError
 
@@ -56,7 +57,7 @@ def test_eight_devices_match_one_device(tmp_path):
 def test_params_and_optimizer_state_follow_the_rules():
   cfg = _cfg("mesh.data=4", "mesh.tensor=2")
   mesh = sharding.make_mesh(cfg.mesh)
-  task = tasks.get("vq_autoencoder")
+  task = vq_autoencoder.TASK
   with jax.set_mesh(mesh):
     batch = pipeline.TrainBatches(cfg.data, task, mesh, 0)[0]
   run, init = loop.prepare(cfg, mesh, batch)
@@ -128,7 +129,7 @@ def test_run_once_trains_only_the_first_time(tmp_path, monkeypatch):
 
   monkeypatch.setattr(loop, "run", counted)
   for _ in range(2):
-    assert loop.run_once(_cfg, tmp_path / "w", "a smoke run") == (
+    assert store.run_once(_cfg, tmp_path / "w", "a smoke run") == (
         tmp_path / "w")
   assert trained == [tmp_path / "w"]
   assert (tmp_path / "w" / "eval.json").is_file()

@@ -6,7 +6,6 @@ import pytest
 from jax import numpy as jnp
 
 from train import config as config_lib
-from train import tasks
 from train.tasks import lud
 from zoo.lm.decoder import DecoderConfig, DecoderLM
 from zoo.lm.special_tokens import MASK
@@ -58,7 +57,7 @@ def test_reconfigured_inputs_replace_exactly_the_non_first_unit_tokens():
 def _loss(tokens):
   model = DecoderLM(DecoderConfig(vocab_size=64, embed_dim=32, num_layers=1,
                                   num_heads=2, mlp_dim=64))
-  task = tasks.get("lud")
+  task = lud.TASK
   inputs = task.prepare({"tokens": tokens})
   variables = jax.jit(task.init, static_argnums=0)(
       model, jax.random.key(0), inputs)

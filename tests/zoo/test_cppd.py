@@ -14,13 +14,14 @@ from jax import numpy as jnp
 from train import config as config_lib
 from train.tasks import cppd as cppd_task
 from train.tasks import strip_ar
+from zoo.decoding import cppd
 from zoo.lm import special_tokens
-from zoo.vision import ar_decoder, cppd
+from zoo.vision import ar_decoder
 from zoo.vision.recognition import (
-    CHAR_BASE,
-    RecognizerConfig,
-    cut_at_eos,
-    label_tokens,
+  CHAR_BASE,
+  RecognizerConfig,
+  cut_at_eos,
+  label_tokens,
 )
 
 CFG = RecognizerConfig(image_height=8, image_width=48, max_len=5,

@@ -8,7 +8,7 @@ from jax import numpy as jnp
 
 import zoo
 from ops.decoding.diffusion import canvas_mask
-from train import tasks
+from train.tasks import masked_diffusion
 from zoo.errors import ConfigError
 from zoo.lm import diffusion, special_tokens
 from zoo.lm.decoder import DecoderConfig
@@ -76,7 +76,7 @@ def test_masked_diffusion_task_fits_a_fixed_batch():
   cfg = diffusion.DiffusionConfig(decoder=TINY, prompt_len=4, block_len=4,
                                   max_len=12)
   model = diffusion.build(cfg)
-  task = tasks.get("masked_diffusion")
+  task = masked_diffusion.TASK
   inputs = task.prepare({"tokens": np.random.default_rng(0).integers(
       4, 24, (16, 20))})
   variables = task.init(model, jax.random.key(0), inputs)

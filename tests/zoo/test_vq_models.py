@@ -9,6 +9,10 @@ from jax import numpy as jnp
 
 import zoo
 from zoo.vq.autoencoder import VQAutoencoderConfig
+from zoo.vq.codebooks import CodebookConfig
+from zoo.vq.codebooks.ema import EMACodebook
+from zoo.vq.codebooks.learned import LearnedCodebook
+from zoo.vq.codebooks.simvq import SimVQCodebook
 from zoo.vq.quantizer import QuantizerConfig, VectorQuantizer, rotate_to
 
 D, K = 8, 64
@@ -106,7 +110,7 @@ def test_rotation_trick_value_and_gradient():
 
 def test_ema_update_matches_formula():
   z = _z(9)
-  cfg = QuantizerConfig(num_codes=K, codebook="ema", ema_decay=0.9)
+  cfg = QuantizerConfig(num_codes=K, codebook=EMACodebook(decay=0.9))
   q, v = _init(cfg, z)
   (_, idx, _), updated = q.apply(v, z, train=True, mutable=["vq_stats"])
   flat = np.asarray(z).reshape(-1, D)
@@ -127,8 +131,8 @@ def test_ema_update_matches_formula():
 
 def test_dead_codes_restart_at_batch_vectors():
   z = _z(10)
-  cfg = QuantizerConfig(num_codes=K, codebook="ema", ema_decay=0.5,
-                        dead_code_threshold=0.6)
+  cfg = QuantizerConfig(num_codes=K, codebook=EMACodebook(
+      decay=0.5, dead_code_threshold=0.6))
   q, v = _init(cfg, z)
   (_, idx, _), updated = q.apply(v, z, train=True, mutable=["vq_stats"],
                                  rngs={"restart": jax.random.key(0)})
@@ -151,8 +155,8 @@ def test_kmeans_init_fits_the_first_batch():
     return ((flat[:, None] - codes[None]) ** 2).sum(-1).min(-1).mean()
 
   random_err = quantization_error(QuantizerConfig(num_codes=16))
-  kmeans_err = quantization_error(QuantizerConfig(num_codes=16,
-                                                  kmeans_init=True))
+  kmeans_err = quantization_error(QuantizerConfig(
+      num_codes=16, codebook=LearnedCodebook(kmeans_init=True)))
   assert kmeans_err < 0.8 * random_err
 
 
@@ -175,9 +179,21 @@ def test_decoding_from_indices_equals_forward(system):
 
 
 def test_bad_quantizer_options_are_rejected():
-  with pytest.raises(ValueError, match="dead_code_threshold needs"):
-    QuantizerConfig(dead_code_threshold=1.0)
-  with pytest.raises(ValueError, match="kmeans_init does not apply"):
-    QuantizerConfig(codebook="simvq", kmeans_init=True)
-  with pytest.raises(ValueError, match="learned, ema or simvq"):
+  # Options of one kind do not exist on another.
+  with pytest.raises(TypeError, match="dead_code_threshold"):
+    LearnedCodebook(dead_code_threshold=1.0)
+  with pytest.raises(TypeError, match="kmeans_init"):
+    SimVQCodebook(kmeans_init=True)
+  with pytest.raises(ValueError, match="known: ema, learned, simvq"):
     QuantizerConfig(codebook="fsq")
+  with pytest.raises(ValueError, match="a codebook kind's config"):
+    QuantizerConfig(codebook=3)
+  with pytest.raises(ValueError, match="num_codes must be >= 1"):
+    QuantizerConfig(num_codes=0)
+
+
+def test_a_kind_tag_stands_for_its_defaults():
+  assert QuantizerConfig(codebook="ema").codebook == EMACodebook()
+  assert CodebookConfig.kinds() == {"ema": EMACodebook,
+                                    "learned": LearnedCodebook,
+                                    "simvq": SimVQCodebook}

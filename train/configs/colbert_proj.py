@@ -71,7 +71,7 @@ def _finetune_config(head: HeadConfig, args, steps: int) -> TrainConfig:
       system="colbert_proj",
       model=ColBERTConfig(head=head, input_dim=encoder.hidden,
                           encoder=encoder, pretrained=not args.smoke),
-      task="colbert_finetune",
+      task="train.tasks.colbert_finetune:TASK",
       data=DataConfig(name="stdlib_code_search", eval_split="validation",
                       batch_size=8 if args.smoke else 16,
                       eval_batch_size=16 if args.smoke else 64),

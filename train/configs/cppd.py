@@ -49,6 +49,7 @@ def recognizer_config(decoder: Literal["parallel", "autoregressive"],
 
 def get_config(arg: str = "") -> TrainConfig:
   args = parse_arg(arg, smoke=False, seed=0, side_losses=True)
-  return recognizer_config("parallel", "cppd", smoke=args.smoke,
+  return recognizer_config("parallel", "train.tasks.cppd:TASK",
+                           smoke=args.smoke,
                            seed=args.seed,
                            side_loss_weight=1.0 if args.side_losses else 0.0)

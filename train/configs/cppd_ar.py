@@ -13,5 +13,5 @@ from train.configs.cppd import recognizer_config
 
 def get_config(arg: str = "") -> TrainConfig:
   args = parse_arg(arg, smoke=False, seed=0)
-  return recognizer_config("autoregressive", "strip_ar", smoke=args.smoke,
-                           seed=args.seed)
+  return recognizer_config("autoregressive", "train.tasks.strip_ar:TASK",
+                           smoke=args.smoke, seed=args.seed)

@@ -2,7 +2,7 @@
 
     python -m train --config train/configs/lud.py --workdir runs/lud
 
-Starts from the params of the "text" target of `eval.decoding.models`
+Starts from the params of the "text" target of `train.store.lm`
 (`lm.py:corpus=text,size=target`, trained once into the user cache; train it
 first, e.g. with `load_target("text")`) and fine-tunes it on the same
 `stdlib_text_bpe` windows with the `lud` task (units at alpha = 0.9, at most
@@ -14,21 +14,21 @@ size.
 
 import dataclasses
 
-from eval.decoding import models
 from train import config as config_lib
 from train.config import OptimConfig, parse_arg
+from train.store import lm as lm_store
 
 
 def get_config(arg: str = "") -> config_lib.TrainConfig:
   args = parse_arg(arg, smoke=False, seed=0)
   target = config_lib.load_config(
-      models.CONFIGS["text"] + (",smoke" if args.smoke else ""))
+      lm_store.CONFIGS["text"] + (",smoke" if args.smoke else ""))
   steps = 10 if args.smoke else 150
   return dataclasses.replace(
       target,
       system="lud",
       task="",
-      init_from=str(models.workdir_for("text", args.smoke)),
+      init_from=str(lm_store.workdir_for("text", args.smoke)),
       optim=OptimConfig(name="adamw", learning_rate=1e-3, weight_decay=0.01,
                         warmup_steps=2 if args.smoke else 15,
                         schedule="cosine", grad_clip_norm=1.0),

@@ -19,7 +19,7 @@ from train.config import DataConfig, OptimConfig, TrainConfig, parse_arg
 from zoo.lm.decoder import DecoderConfig
 from zoo.lm.diffusion import DiffusionConfig
 
-VOCAB_SIZE = 64  # eval.parallelbench.lists.VOCAB_SIZE
+VOCAB_SIZE = 64  # train.data.list_tasks.VOCAB_SIZE
 
 
 def mdm_config(args, *, vocab_size: int, embed_dim: int, mlp_dim: int,

@@ -65,7 +65,7 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None) -> Any:
   """The TFDS builder of dataset `name`, built first if it is not yet.
 
   Args:
-    name: one of `builders.NAMES`.
+    name: one of `builders.names()`.
     data_dir: where to build and read; by default `data_dir()`. A directory
       given here, or through `$ZOO_DATA_DIR`, must exist.
 
@@ -78,7 +78,10 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None) -> Any:
   """
   import tensorflow_datasets as tfds  # Imported on first use, see above.
 
-  cls = builders.builder_class(name)
+  try:
+    cls = builders.builder_class(name)
+  except ValueError as e:
+    raise DataError(str(e)) from None
   root = _root(data_dir)
   builder = cls(data_dir=os.fspath(root), file_format="array_record")
   if _is_built(builder):
@@ -105,7 +108,7 @@ def data_source(
   """A random-access source over one split of dataset `name`.
 
   Args:
-    name: one of `builders.NAMES`.
+    name: one of `builders.names()`.
     split: a TFDS split string: "train", "test", "train+test", "train[:10%]".
     data_dir: as for `prepare`.
 

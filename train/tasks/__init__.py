@@ -1,26 +1,23 @@
 """Train tasks: what a system's model is trained on, one objective per file.
 
 A task turns dataset examples into model inputs, initialises the model and
-computes the loss. Tasks register themselves here by name; a system record
-names its task.
+computes the loss. Each module here defines one as `TASK`; a system record
+names it by reference (`train.tasks.<name>:TASK`), and a config may name
+another (`TrainConfig.task`).
 """
 
 import dataclasses
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-
-from zoo.registry import NamedRegistry
 
 
 @dataclasses.dataclass(frozen=True)
 class Task:
   """Attributes:
 
-    name: registry name.
+    name: the task's name (its module's).
     features: dataset features the task reads.
     prepare: host-side conversion of a batch of examples ({feature: array})
       to model inputs ({name: array}); runs in numpy.
@@ -34,13 +31,3 @@ class Task:
   prepare: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
   init: Callable[..., Any]
   loss: Callable[..., Any]
-
-
-_TASKS: NamedRegistry[Task] = NamedRegistry("task")
-register = _TASKS.register
-get = _TASKS.get
-
-
-# Every module in this package registers one task.
-for _info in pkgutil.iter_modules(__path__):
-  importlib.import_module(f"{__name__}.{_info.name}")

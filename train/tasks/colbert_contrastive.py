@@ -17,7 +17,7 @@ import optax
 from jax import numpy as jnp
 
 import ops
-from train import tasks
+from train.tasks import Task
 
 QUERY_LEN = 32  # PyLate's default query_length
 DOC_LEN = 256
@@ -89,10 +89,10 @@ def loss(model, variables, inputs, key):
   return value, (metrics, {})
 
 
-tasks.register(tasks.Task(
+TASK = Task(
     name="colbert_contrastive",
     features=("query_states", "query_length", "code_states", "code_length"),
     prepare=prepare,
     init=init,
     loss=loss,
-))
+)

@@ -13,8 +13,7 @@ import jax
 import numpy as np
 from flax import traverse_util
 
-from train import tasks
-from train.tasks import colbert_contrastive
+from train.tasks import Task, colbert_contrastive
 from zoo.retrieval import minilm
 
 QUERY_LEN = colbert_contrastive.QUERY_LEN
@@ -76,10 +75,10 @@ def _with_pretrained(boxed, pretrained):
   return traverse_util.unflatten_dict(filled)
 
 
-tasks.register(tasks.Task(
+TASK = Task(
     name="colbert_finetune",
     features=("query", "code"),
     prepare=prepare,
     init=init,
     loss=colbert_contrastive.loss,
-))
+)

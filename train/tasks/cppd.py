@@ -2,13 +2,13 @@
 
 Loss = label-smoothed character cross-entropy + w (counting cross-entropy +
 ordering binary cross-entropy), w = `model.cfg.side_loss_weight`; w = 0
-trains the plain parallel decoder. See `zoo.vision.cppd`.
+trains the plain parallel decoder. See `zoo.decoding.cppd`.
 """
 
 import numpy as np
 
-from train import tasks
-from zoo.vision import cppd
+from train.tasks import Task
+from zoo.decoding import cppd
 
 # The `digit_strips` images hold pixel counts 0..16.
 _PIXEL_SCALE = 16.0
@@ -35,10 +35,10 @@ def loss(model, variables, inputs, key):
   return total, (metrics, {})
 
 
-tasks.register(tasks.Task(
+TASK = Task(
     name="cppd",
     features=("image", "label"),
     prepare=prepare,
     init=init,
     loss=loss,
-))
+)

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 from jax import numpy as jnp
 
-from train import tasks
+from train.tasks import Task
 from zoo.lm import special_tokens
 
 
@@ -38,10 +38,10 @@ def loss(model, variables, inputs, key):
   return mean, ({"nll": mean, "accuracy": accuracy}, {})
 
 
-tasks.register(tasks.Task(
+TASK = Task(
     name="lm_next_token",
     features=("tokens",),
     prepare=prepare,
     init=init,
     loss=loss,
-))
+)

@@ -37,8 +37,7 @@ import jax
 import optax
 from jax import numpy as jnp
 
-from train import tasks
-from train.tasks import lm_next_token
+from train.tasks import Task, lm_next_token
 from zoo.lm import special_tokens
 
 ALPHA = 0.9  # confidence that makes a target part of a unit
@@ -99,10 +98,10 @@ def loss(model, variables, inputs, key):
   return (metrics["nll"] + metrics["lud_nll"]) / 2, (metrics, {})
 
 
-tasks.register(tasks.Task(
+TASK = Task(
     name="lud",
     features=("tokens",),
     prepare=lm_next_token.prepare,
     init=lm_next_token.init,
     loss=loss,
-))
+)

@@ -8,8 +8,7 @@ prompt. Each step masks every answer position with a per-sequence rate t
 (`diffusion.diffusion_loss`, weighted as the config says).
 """
 
-from train import tasks
-from train.tasks import lm_next_token
+from train.tasks import Task, lm_next_token
 from zoo.lm import diffusion
 
 
@@ -32,10 +31,10 @@ def loss(model, variables, inputs, key):
   return value, ({"masked_accuracy": accuracy}, {})
 
 
-tasks.register(tasks.Task(
+TASK = Task(
     name="masked_diffusion",
     features=("tokens",),
     prepare=lm_next_token.prepare,
     init=init,
     loss=loss,
-))
+)

@@ -6,7 +6,7 @@ the loss is the same label-smoothed cross-entropy as CPPD's character loss.
 
 from jax import numpy as jnp
 
-from train import tasks
+from train.tasks import Task
 from train.tasks.cppd import prepare
 from zoo.lm import special_tokens
 from zoo.vision.recognition import sequence_loss
@@ -31,10 +31,10 @@ def loss(model, variables, inputs, key):
   return total, (metrics, {})
 
 
-tasks.register(tasks.Task(
+TASK = Task(
     name="strip_ar",
     features=("image", "label"),
     prepare=prepare,
     init=init,
     loss=loss,
-))
+)

@@ -7,7 +7,7 @@ commitment terms). EMA statistics are updated when the quantizer keeps them.
 import numpy as np
 from jax import numpy as jnp
 
-from train import tasks
+from train.tasks import Task
 
 
 def prepare(examples):
@@ -35,10 +35,10 @@ def loss(model, variables, inputs, key):
   return recon_mse + aux["loss"], (metrics, dict(updated))
 
 
-tasks.register(tasks.Task(
+TASK = Task(
     name="vq_autoencoder",
     features=("image",),
     prepare=prepare,
     init=init,
     loss=loss,
-))
+)

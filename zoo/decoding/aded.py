@@ -9,12 +9,13 @@ output, unchanged.
 
 from zoo import registry
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="aded",
     family="decoding",
     paper="Adaptive Draft-Verification for Efficient Large Language Model "
           "Decoding",
-    claim="eval.claims.aded:check",
     summary="Draft trees searched in a trigram model of the target that "
             "adapts to its outputs; verified in one forward, lossless.",
-))
+    claim="eval.claims.aded:check",
+    report="eval.decoding.aded:report",
+)

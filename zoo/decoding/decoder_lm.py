@@ -3,16 +3,19 @@
 from zoo import registry
 from zoo.lm import decoder
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="decoder_lm",
     family="decoding",
     paper="Base model: a RoPE (RoFormer) pre-norm decoder-only transformer "
           "with a static KV cache",
-    default_config=decoder.DecoderConfig,
-    builder=decoder.build,
-    configs=("lm.py",),
-    task="lm_next_token",
-    evaluators=("lm_perplexity",),
     summary="Target and draft LMs (BPE, stdlib text or code) for the "
             "speculative, tree, beam and look-ahead decoders.",
-))
+    default_config=decoder.DecoderConfig,
+    builder=decoder.build,
+    configs=("train.configs.lm:get_config",),
+    task="train.tasks.lm_next_token:TASK",
+    evaluators=("train.evaluators.lm_perplexity:evaluate",),
+    datasets=("train.data.builders.stdlib_text:StdlibText",
+              "train.data.builders.stdlib_bpe:StdlibTextBpe",
+              "train.data.builders.stdlib_bpe:StdlibCodeBpe"),
+)

@@ -9,12 +9,13 @@ case and the claim's baseline.
 
 from zoo import registry
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="diverse_beam",
     family="decoding",
     paper="Diverse Beam Search: Decoding Diverse Solutions from Neural "
           "Sequence Models",
-    claim="eval.claims.diverse_beam:check",
     summary="Beam groups chosen in turn with a Hamming diversity penalty: "
             "more varied lists than beam search for the same budget.",
-))
+    claim="eval.claims.diverse_beam:check",
+    report="eval.decoding.diverse_beam:report",
+)

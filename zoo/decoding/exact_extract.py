@@ -8,11 +8,12 @@ greedy decoding that may answer with text the passage does not hold.
 
 from zoo import registry
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="exact_extract",
     family="decoding",
     paper="How Optimal is Greedy Decoding for Extractive Question Answering?",
-    claim="eval.claims.exact_extract:check",
     summary="Scores every passage span (tokens + stop) in one forest-masked "
             "forward over the shared prompt cache; answers with the argmin.",
-))
+    claim="eval.claims.exact_extract:check",
+    report="eval.decoding.exact_extract:report",
+)

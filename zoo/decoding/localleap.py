@@ -9,12 +9,13 @@ together, in fewer steps than the plain threshold rule.
 
 from zoo import registry
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="localleap",
     family="decoding",
     paper="Accelerating Diffusion LLM Inference via Local Determinism "
           "Propagation (LocalLeap)",
-    claim="eval.claims.localleap:check",
     summary="Anchors above the confidence threshold relax it for their "
             "neighbours: fewer diffusion steps at the same accuracy.",
-))
+    claim="eval.claims.localleap:check",
+    datasets=("train.data.builders.parallelbench_lists:ParallelbenchLists",),
+)

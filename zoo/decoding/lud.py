@@ -9,18 +9,20 @@ and the confident prefix of the m tokens after it.
 from zoo import registry
 from zoo.lm import decoder
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="lud",
     family="decoding",
     paper="Decoding at the Speed of Thought: Harnessing Parallel Decoding "
           "of Lexical Units for LLMs",
-    default_config=decoder.DecoderConfig,
-    builder=decoder.build,
-    configs=("lud.py",),
-    task="lud",
-    evaluators=("lm_perplexity",),
-    claim="eval.claims.lud:check",
     summary="Fine-tunes the text LM on lexical units (confident spans read "
             "from placeholders); look-ahead decoding accepts the confident "
             "span each forward.",
-))
+    default_config=decoder.DecoderConfig,
+    builder=decoder.build,
+    configs=("train.configs.lud:get_config",),
+    task="train.tasks.lud:TASK",
+    evaluators=("train.evaluators.lm_perplexity:evaluate",),
+    claim="eval.claims.lud:check",
+    report="eval.decoding.lud:report",
+    datasets=("train.data.builders.stdlib_bpe:StdlibTextBpe",),
+)

@@ -7,12 +7,13 @@ would complete in the context; one forward per token, like greedy.
 
 from zoo import registry
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="momentum",
     family="decoding",
     paper="Momentum Decoding: Open-ended Text Generation As Graph "
           "Exploration",
-    claim="eval.claims.momentum:check",
     summary="Greedy with a resistance to completing repeated n-grams "
             "(soft on 4-grams, hard on 5-grams) at greedy's cost.",
-))
+    claim="eval.claims.momentum:check",
+    report="eval.decoding.momentum:report",
+)

@@ -11,11 +11,12 @@ sampling.
 
 from zoo import registry
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="pearl",
     family="decoding",
     paper="PEARL: Parallel Speculative Decoding with Adaptive Draft Length",
-    claim="eval.claims.pearl:check",
     summary="Draft and target overlapped with pre-/post-verify rounds: "
             "adaptive draft lengths, lossless speculative decoding.",
-))
+    claim="eval.claims.pearl:check",
+    report="eval.decoding.pearl:report",
+)

@@ -9,13 +9,14 @@ trained: it decodes the target LM as it is.
 
 from zoo import registry
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="superposed",
     family="decoding",
     paper="Superposed Decoding: Multiple Generations from a Single "
           "Autoregressive Inference Pass",
-    claim="eval.claims.superposed:check",
     summary="k drafts for the cost of one greedy pass: superposed input "
             "embeddings, shared top-k, per-draft n-gram smoothing, beam "
             "bookkeeping.",
-))
+    claim="eval.claims.superposed:check",
+    report="eval.decoding.superposed:report",
+)

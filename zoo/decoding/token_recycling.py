@@ -9,12 +9,13 @@ output, unchanged; the matrix is kept across prompts.
 
 from zoo import registry
 
-registry.register(registry.System(
+SYSTEM = registry.System(
     name="token_recycling",
     family="decoding",
     paper="Turning Trash into Treasure: Accelerating Inference of Large "
           "Language Models with Token Recycling",
-    claim="eval.claims.token_recycling:check",
     summary="Draft trees from the target's own recycled top-k successors, "
             "verified in one forward: lossless, train-free, < 2 MB.",
-))
+    claim="eval.claims.token_recycling:check",
+    report="eval.decoding.token_recycling:report",
+)

@@ -2,7 +2,7 @@
 
     model = DecoderLM(DecoderConfig(vocab_size=4096))
     logits = model.apply(variables, tokens)                   # training
-    lm = CachedLM(model, variables["params"])                 # decoding
+    lm = CachedLM(variables["params"], model)                 # decoding
     cache = lm.init_cache(batch=4, capacity=256)
     logits, cache = lm.extend(prompt, cache)                  # prefill
     logits, cache = lm.extend(next_tokens, cache, qq_mask=tree_mask,
@@ -198,12 +198,9 @@ def build(config: DecoderConfig) -> DecoderLM:
 
 
 class CachedLM(flax.struct.PyTreeNode):
-  """A DecoderLM and its params as one pytree, the decoders' model interface.
-
-  Decoding functions take any object with `vocab_size`, `init_cache(batch,
-  capacity)` and `extend(tokens, cache, positions=None, qq_mask=None)`;
-  being a pytree, it passes through `jax.jit` as an ordinary argument.
-  """
+  """A DecoderLM and its params as one pytree: an `ops.decoding.DecodingModel`
+  (`vocab_size`, `init_cache`, `extend`) that passes through `jax.jit` as an
+  ordinary argument."""
 
   params: dict
   module: DecoderLM = flax.struct.field(pytree_node=False)

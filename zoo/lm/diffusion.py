@@ -29,6 +29,7 @@ with the ELBO weighting.
 """
 
 import dataclasses
+import pathlib
 from typing import Literal
 
 import flax.linen as nn
@@ -111,6 +112,31 @@ def denoiser(config: DiffusionConfig, params) -> CachedLM:
     params: MaskedDiffusionLM params ({"decoder": ...}).
   """
   return CachedLM(params["decoder"], DecoderLM(config.decoder))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedMDM:
+  """A trained MaskedDiffusionLM ready for `ops.decoding.diffusion`.
+
+  Attributes:
+    config: its DiffusionConfig.
+    lm: the network as a CachedLM (`denoiser`).
+    gen_len: answer positions decoded after the prompt.
+    workdir: where it was trained, if anywhere.
+  """
+
+  config: DiffusionConfig
+  lm: CachedLM
+  gen_len: int
+  workdir: pathlib.Path | None = None
+
+  @property
+  def block_len(self) -> int:
+    return self.config.block_len
+
+  @property
+  def attention(self) -> str:
+    return self.config.attention
 
 
 def corrupt(key, tokens, prompt_len: int):

@@ -29,7 +29,7 @@ import flax.linen as nn
 import jax
 from jax import numpy as jnp
 
-from zoo import sharding
+from zoo import registry, sharding
 from zoo.retrieval.bert import BertConfig, BertEncoder
 
 ACTIVATIONS = {
@@ -185,3 +185,22 @@ class ColBERT(nn.Module):
 
 def build(cfg: ColBERTConfig) -> nn.Module:
   return ColBERTHead(cfg) if cfg.encoder is None else ColBERT(cfg)
+
+
+SYSTEM = registry.System(
+    name="colbert_proj",
+    family="retrieval",
+    paper="Simple Projection Variants Improve ColBERT Performance",
+    summary="ColBERT heads beyond one linear map (FFN, GLU, residual) on "
+            "frozen MiniLM token states, trained through MaxSim.",
+    default_config=ColBERTConfig,
+    builder=build,
+    configs=("train.configs.colbert_proj:get_config",),
+    task="train.tasks.colbert_contrastive:TASK",
+    evaluators=("train.evaluators.colbert_retrieval:evaluate",),
+    claim="eval.claims.colbert_proj:check",
+    ranker="train.store.heads:ranker_for",
+    datasets=("train.data.builders.stdlib_code_search:StdlibCodeSearch",
+              "train.data.builders.stdlib_code_search_minilm:"
+              "StdlibCodeSearchMinilm"),
+)

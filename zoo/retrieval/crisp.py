@@ -18,6 +18,7 @@ import flax.linen as nn
 import jax
 
 import ops
+from zoo import registry
 from zoo.retrieval.colbert import ColBERTConfig, ColBERTHead
 
 
@@ -76,3 +77,22 @@ class CRISP(nn.Module):
 
 def build(cfg: CRISPConfig) -> CRISP:
   return CRISP(cfg)
+
+
+SYSTEM = registry.System(
+    name="crisp",
+    family="retrieval",
+    paper="CRISP: Clustering Multi-Vector Representations for Denoising and "
+          "Pruning",
+    summary="Per-text k-means of ColBERT token vectors, in training and at "
+            "inference: fewer vectors per document.",
+    default_config=CRISPConfig,
+    builder=build,
+    configs=("train.configs.crisp:get_config",),
+    task="train.tasks.colbert_contrastive:TASK",
+    evaluators=("train.evaluators.colbert_retrieval:evaluate",),
+    claim="eval.claims.crisp:check",
+    ranker="train.store.heads:ranker_for",
+    datasets=("train.data.builders.stdlib_code_search_minilm:"
+              "StdlibCodeSearchMinilm",),
+)

@@ -39,6 +39,19 @@ import numpy as np
 import optax
 from jax import numpy as jnp
 
+from zoo import registry
+
+SYSTEM = registry.System(
+    name="limit",
+    family="retrieval",
+    paper="On the Theoretical Limitations of Embedding-Based Retrieval "
+          "(LIMIT)",
+    summary="LIMIT-small against BM25, single- and multi-vector MiniLM; the "
+            "free-embedding critical n against dimension.",
+    claim="eval.claims.limit:check",
+    datasets=("train.data.builders.limit_small:LimitSmall",),
+)
+
 TEMPERATURE = 0.1
 LEARNING_RATE = 0.01
 PATIENCE = 1000

@@ -1,7 +1,8 @@
-"""Vision models: text recognizers that read a line image into tokens.
+"""Vision models shared by systems: text recognizers that read a line image
+into tokens.
 
 `recognition` holds what the recognizers share (vocabulary, config, visual
-encoder, attention layer, sequence loss); `cppd` is the Context Perception
-Parallel Decoder (one decoder pass per image) and `ar_decoder` the
-autoregressive decoder it is compared with, on the same encoder.
+encoder, attention layer, sequence loss); `ar_decoder` is the
+autoregressive recognizer that CPPD (`zoo.decoding.cppd`, one decoder pass
+per image) is compared with, on the same encoder.
 """

@@ -2,8 +2,9 @@
 
 The encoder maps an input vector to `num_tokens` latent tokens of width
 `token_dim`; each token is quantized independently; the decoder maps the
-quantized tokens back to the input. With `QuantizerConfig(codebook="simvq")`
-this is SimVQ's toy setting; with "learned" or "ema" a classic VQ-VAE.
+quantized tokens back to the input. With a learned or EMA codebook this is
+the classic VQ-VAE (the `vqvae` system, recorded here); with SimVQ's
+codebook (`zoo.vq.codebooks.simvq`) SimVQ's toy setting.
 """
 
 import dataclasses
@@ -13,7 +14,7 @@ import flax.linen as nn
 import jax
 from jax import numpy as jnp
 
-from zoo import sharding
+from zoo import registry, sharding
 from zoo.vq.quantizer import QuantizerConfig, VectorQuantizer
 
 
@@ -100,3 +101,18 @@ class VQAutoencoder(nn.Module):
 
 def build(cfg: VQAutoencoderConfig) -> VQAutoencoder:
   return VQAutoencoder(cfg)
+
+
+SYSTEM = registry.System(
+    name="vqvae",
+    family="vq",
+    paper="Neural Discrete Representation Learning (VQ-VAE)",
+    summary="Classic VQ-VAE baseline: learned or EMA codebook, k-means init, "
+            "dead-code restarts, rotation trick.",
+    default_config=VQAutoencoderConfig,
+    builder=build,
+    configs=("train.configs.vqvae:get_config",),
+    task="train.tasks.vq_autoencoder:TASK",
+    evaluators=("train.evaluators.vq_reconstruction:evaluate",),
+    datasets=("train.data.builders.digits:Digits",),
+)

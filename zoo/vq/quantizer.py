@@ -1,26 +1,22 @@
-"""Vector quantizers: classic VQ-VAE (learned or EMA codebook) and SimVQ.
+"""Vector quantization: nearest code, losses and gradients, any codebook.
 
-One module covers the options users expect from vector-quantize-pytorch:
-a learned codebook trained by the codebook loss, EMA codebook updates,
-k-means initialisation, dead-code restarts, the straight-through estimator
-or the rotation trick; and SimVQ (Zhu et al., 2024), whose codebook is a
-frozen random matrix C seen through one trainable linear layer, C W^T + b.
-
-Collections: "params" (learned codebook, SimVQ's linear layer), "frozen"
-(SimVQ's random C), "vq_stats" (EMA cluster sizes and sums, EMA codebook).
+The options users expect from vector-quantize-pytorch: the straight-through
+estimator or the rotation trick, commitment and codebook losses, batch
+usage metrics; where the codes come from is a plug-in
+(`zoo.vq.codebooks`): a learned codebook, EMA updates with k-means init and
+dead-code restarts, SimVQ's frozen codebook behind a linear layer, or a new
+paper's kind.
 """
 
 import dataclasses
-from typing import Literal
 
 import flax.linen as nn
 import jax
 from jax import numpy as jnp
 
 import ops
-from zoo import sharding
-
-CodebookKind = Literal["learned", "ema", "simvq"]
+from zoo.vq.codebooks import CodebookConfig
+from zoo.vq.codebooks.learned import LearnedCodebook
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,41 +25,30 @@ class QuantizerConfig:
 
   Attributes:
     num_codes: K, the codebook size.
-    codebook: "learned" (gradient of the codebook loss), "ema" (moving
-      averages of assigned vectors) or "simvq" (frozen C, trained linear map).
+    codebook: the codebook kind and its own settings; a kind's tag (e.g.
+      "ema") stands for its defaults.
     commitment_weight: beta on |z - sg(q)|^2.
-    codebook_weight: weight on |sg(z) - q|^2 (unused with "ema").
-    ema_decay: decay of the EMA statistics.
-    kmeans_init: initialise the codebook by k-means on the first batch.
-    kmeans_iters: Lloyd iterations for that init.
-    dead_code_threshold: with "ema", codes whose EMA cluster size falls below
-      this are restarted at random vectors of the batch (0 disables).
+    codebook_weight: weight on |sg(z) - q|^2, for kinds trained by gradient.
     rotation_trick: pass gradients with the rotation trick instead of the
       straight-through estimator.
-    simvq_bias: SimVQ's linear layer has a bias (as in the paper's code).
   """
 
   num_codes: int = 512
-  codebook: CodebookKind = "learned"
+  codebook: CodebookConfig = LearnedCodebook()
   commitment_weight: float = 0.25
   codebook_weight: float = 1.0
-  ema_decay: float = 0.99
-  kmeans_init: bool = False
-  kmeans_iters: int = 10
-  dead_code_threshold: float = 0.0
   rotation_trick: bool = False
-  simvq_bias: bool = True
 
   def __post_init__(self):
-    if self.codebook not in ("learned", "ema", "simvq"):
-      raise ValueError(f"quantizer.codebook must be learned, ema or simvq, "
-                       f"got {self.codebook!r}")
-    if self.dead_code_threshold > 0 and self.codebook != "ema":
-      raise ValueError("quantizer.dead_code_threshold needs codebook='ema' "
-                       "(restarts rewrite the codebook outside the gradient)")
-    if self.kmeans_init and self.codebook == "simvq":
-      raise ValueError("quantizer.kmeans_init does not apply to simvq, whose "
-                       "codebook is frozen random")
+    if isinstance(self.codebook, str):
+      object.__setattr__(self, "codebook",
+                         CodebookConfig.of_kind(self.codebook)())
+    if not isinstance(self.codebook, CodebookConfig):
+      raise ValueError(f"quantizer.codebook must be a codebook kind's config "
+                       f"(zoo.vq.codebooks), got {self.codebook!r}")
+    if self.num_codes < 1:
+      raise ValueError(f"quantizer.num_codes must be >= 1, got "
+                       f"{self.num_codes}")
 
 
 def rotate_to(z: jax.Array, q: jax.Array) -> jax.Array:
@@ -97,39 +82,13 @@ class VectorQuantizer(nn.Module):
   cfg: QuantizerConfig
   dim: int  # d, the width of the vectors and codes
 
-  def _init_codes(self, key, z_flat):
-    """Initial codes: k-means on the first batch, or N(0, 1/dim).
-
-    Flax also calls this after initialisation, with z_flat None, to check the
-    shape of the stored codebook; the random branch gives that shape.
-    """
-    if self.cfg.kmeans_init and z_flat is not None:
-      return ops.kmeans(z_flat.astype(jnp.float32), self.cfg.num_codes, key,
-                        iters=self.cfg.kmeans_iters)[0]
-    return jax.random.normal(key, (self.cfg.num_codes, self.dim)) * (
-        self.dim**-0.5)
-
   @nn.compact
   def effective_codebook(self, z_flat: jax.Array | None = None) -> jax.Array:
     """The effective codebook [K, d] (SimVQ: C W^T + b).
 
-    `z_flat` [N, d] is the data for k-means init, at initialisation.
+    `z_flat` [N, d] is the data for data-dependent inits, at initialisation.
     """
-    cfg = self.cfg
-    if cfg.codebook == "learned":
-      return self.param("codebook", nn.with_logical_partitioning(
-          self._init_codes, (sharding.CODES, sharding.CODE_DIM)), z_flat)
-    init = lambda: self._init_codes(self.make_rng("params"), z_flat)
-    if cfg.codebook == "ema":
-      codes = self.variable("vq_stats", "codebook", init)
-      self.variable("vq_stats", "cluster_size",
-                    lambda: jnp.ones((cfg.num_codes,), jnp.float32))
-      self.variable("vq_stats", "cluster_sum",
-                    lambda: codes.value.astype(jnp.float32))
-      return codes.value
-    frozen = self.variable("frozen", "codebook", init).value
-    return nn.Dense(frozen.shape[-1], use_bias=cfg.simvq_bias,
-                    name="code_transform")(frozen)
+    return self.cfg.codebook.codes(self, self.cfg.num_codes, self.dim, z_flat)
 
   def lookup(self, indices: jax.Array) -> jax.Array:
     """Codes for given indices [...] -> [..., d]: decoding from indices."""
@@ -146,11 +105,11 @@ class VectorQuantizer(nn.Module):
 
     commitment = jnp.mean((z_flat - jax.lax.stop_gradient(q)) ** 2)
     loss = cfg.commitment_weight * commitment
-    if cfg.codebook != "ema":
+    if cfg.codebook.trained_by_gradient:
       loss += cfg.codebook_weight * jnp.mean(
           (jax.lax.stop_gradient(z_flat) - q) ** 2)
-    elif train and self.is_mutable_collection("vq_stats"):
-      self._ema_update(z_flat, counts, one_hot)
+    if train:
+      cfg.codebook.update(self, z_flat, counts, one_hot)
 
     q_out = (rotate_to(z_flat, q) if cfg.rotation_trick
              else ops.straight_through(z_flat, q))
@@ -163,27 +122,3 @@ class VectorQuantizer(nn.Module):
         "batch_usage": jnp.mean(counts > 0),
     }
     return q_out.reshape(z.shape), indices.reshape(z.shape[:-1]), aux
-
-  def _ema_update(self, z_flat, counts, one_hot):
-    cfg = self.cfg
-    decay = cfg.ema_decay
-    get = lambda name: self.get_variable("vq_stats", name)
-    size = decay * get("cluster_size") + (1 - decay) * counts
-    sums = decay * get("cluster_sum") + (1 - decay) * (
-        one_hot.T @ z_flat.astype(jnp.float32))
-    # Laplace smoothing keeps never-used codes finite.
-    n = size.sum()
-    smoothed = (size + 1e-5) / (n + cfg.num_codes * 1e-5) * n
-    codes = sums / smoothed[:, None]
-    if cfg.dead_code_threshold > 0:
-      dead = size < cfg.dead_code_threshold
-      pick = jax.random.randint(self.make_rng("restart"), (cfg.num_codes,),
-                                0, z_flat.shape[0])
-      replacement = z_flat[pick].astype(jnp.float32)
-      codes = jnp.where(dead[:, None], replacement, codes)
-      sums = jnp.where(dead[:, None], replacement, sums)
-      size = jnp.where(dead, 1.0, size)
-    self.put_variable("vq_stats", "cluster_size", size)
-    self.put_variable("vq_stats", "cluster_sum", sums)
-    self.put_variable("vq_stats", "codebook",
-                      codes.astype(get("codebook").dtype))

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from jax import numpy as jnp
 
-from eval.parallelbench import lists, oracle
+from eval.parallelbench import oracle
 from ops.decoding.diffusion import canvas_mask, generate
 from ops.decoding.learn2pd import Filter, egp_data
 from ops.decoding.unmask import UnmaskRule
+from train.data import list_tasks
 from zoo.lm import special_tokens
 from zoo.lm.decoder import DecoderConfig
 from zoo.lm.diffusion import DiffusionConfig, MaskedDiffusionLM, denoiser
@@ -123,7 +124,7 @@ def test_localleap_without_relaxation_is_the_threshold_rule():
 
 def test_end_of_text_truncation_on_the_copy_oracle():
   rng = np.random.default_rng(0)
-  examples = [lists.sample_example(rng, "copy", 4) for _ in range(B)]
+  examples = [list_tasks.sample_example(rng, "copy", 4) for _ in range(B)]
   model = oracle.MarginalOracle.for_examples(examples, G)
   prompts = np.stack([ex.prompt() for ex in examples])
   run = functools.partial(generate, model, prompts, gen_len=G, block_len=N,

@@ -1,9 +1,9 @@
 """`parallelbench_lists`: ParallelBench's list tasks as token canvases.
 
-Each record is one task instance (see `eval/parallelbench/lists.py`): the
+Each record is one task instance (see `eval/parallelbench/list_tasks.py`): the
 ten tasks in turn, 4-8 names drawn uniformly, the answer drawn uniformly
 from the correct ones. `tokens` is the canvas `[prompt (16) | answer + EOS
-(32)]`, `task` the index into `lists.TASKS`, `num_items` the input length.
+(32)]`, `task` the index into `list_tasks.TASKS`, `num_items` the input length.
 
 The records come from one seeded generator, so every build is identical.
 Split by `sha1(prompt tokens) % 20`: 0 is test (about 5%), the rest train;
@@ -13,7 +13,7 @@ an instance's prompt is never in both splits.
 import numpy as np
 import tensorflow_datasets as tfds
 
-from eval.parallelbench import lists
+from train.data import list_tasks
 from train.data.builders import common
 
 NUM_EXAMPLES = 60_000
@@ -24,14 +24,15 @@ def generate(num: int = NUM_EXAMPLES, seed: int = SEED):
   """Yields (key, split, record) for `num` seeded instances."""
   rng = np.random.default_rng(seed)
   for i in range(num):
-    task = lists.TASKS[i % len(lists.TASKS)]
-    num_items = int(rng.integers(lists.MIN_ITEMS, lists.MAX_ITEMS + 1))
-    example = lists.sample_example(rng, task, num_items)
-    tokens = lists.sample_sequence(rng, example)
-    prompt = tokens[:lists.PROMPT_LEN].tobytes().hex()
+    task = list_tasks.TASKS[i % len(list_tasks.TASKS)]
+    num_items = int(rng.integers(list_tasks.MIN_ITEMS,
+                                 list_tasks.MAX_ITEMS + 1))
+    example = list_tasks.sample_example(rng, task, num_items)
+    tokens = list_tasks.sample_sequence(rng, example)
+    prompt = tokens[:list_tasks.PROMPT_LEN].tobytes().hex()
     split = "test" if common.stable_hash(prompt) % 20 == 0 else "train"
     yield i, split, {"tokens": tokens,
-                     "task": lists.TASKS.index(task),
+                     "task": list_tasks.TASKS.index(task),
                      "num_items": num_items}
 
 
@@ -42,13 +43,13 @@ class ParallelbenchLists(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "Initial release."}
 
   def _info(self) -> tfds.core.DatasetInfo:
-    length = lists.PROMPT_LEN + lists.GEN_LEN
+    length = list_tasks.PROMPT_LEN + list_tasks.GEN_LEN
     return tfds.core.DatasetInfo(
         builder=self,
         description=__doc__,
         features=tfds.features.FeaturesDict({
             "tokens": tfds.features.Tensor(shape=(length,), dtype=np.int32),
-            "task": tfds.features.ClassLabel(names=list(lists.TASKS)),
+            "task": tfds.features.ClassLabel(names=list(list_tasks.TASKS)),
             "num_items": tfds.features.Scalar(dtype=np.int32),
         }),
         homepage="https://arxiv.org/abs/2510.04767",

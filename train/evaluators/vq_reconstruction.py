@@ -7,7 +7,7 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
-from eval import plots
+from train import plots
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -1,4 +1,6 @@
-"""PNG plots written into a workdir (matplotlib, no display needed)."""
+"""PNG plots written into a workdir (matplotlib, no display needed): what a
+training run draws (loss curves, its evaluators' figures) and what the
+reports beside it reuse."""
 
 import json
 import pathlib
@@ -83,3 +85,10 @@ def curves(series, path, *, title: str, xlabel: str, ylabel: str,
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
   return _save(fig, pathlib.Path(path))
+
+
+def recall_at_k(curves_by_name, path, *, title: str):
+  """Recall@k against k (log scale) for {name: [max_k] recall curve}."""
+  return curves({name: (np.arange(1, len(c) + 1), c)
+                 for name, c in curves_by_name.items()}, path, title=title,
+                xlabel="k", ylabel="Recall@k", logx=True)

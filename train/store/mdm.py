@@ -4,61 +4,29 @@
     out = generate(mdm.lm, prompts, gen_len=mdm.gen_len,
                    block_len=mdm.block_len, rule=..., attention=mdm.attention)
 
-The first call trains it with `train.loop.run` into the user cache (a lock
-lets concurrent first calls train it once); later calls load it.
+The first call trains it into the user cache (`train.store.run_once`);
+later calls load it.
 """
 
-import dataclasses
 import pathlib
 
 import jax
 
-from eval.parallelbench import lists
 from train import config as config_lib
-from train import loop
-from zoo import cache
+from train import loop, store
+from train.data import list_tasks
 from zoo.lm import diffusion
-from zoo.lm.decoder import CachedLM
 
 CONFIG = "mdm_lists.py"
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainedMDM:
-  """A trained MaskedDiffusionLM ready for `ops.decoding.diffusion`.
-
-  Attributes:
-    config: its DiffusionConfig.
-    lm: the network as a CachedLM.
-    workdir: where it was trained.
-  """
-
-  config: diffusion.DiffusionConfig
-  lm: CachedLM
-  workdir: pathlib.Path
-
-  @property
-  def block_len(self) -> int:
-    return self.config.block_len
-
-  @property
-  def attention(self) -> str:
-    return self.config.attention
-
-  @property
-  def gen_len(self) -> int:
-    """Answer positions: the trained canvas after the prompt."""
-    cfg = self.config
-    return cfg.max_len - cfg.prompt_len if cfg.max_len else lists.GEN_LEN
-
-
 def workdir_for(smoke: bool = False) -> pathlib.Path:
-  return cache.user_cache_dir() / "parallelbench" / (
+  return store.cache_dir("parallelbench") / (
       "mdm_lists" + ("_smoke" if smoke else ""))
 
 
 def load(smoke: bool = False, workdir: str | pathlib.Path | None = None
-         ) -> TrainedMDM:
+         ) -> diffusion.TrainedMDM:
   """The list-task MDM: from `workdir`, or trained once into the cache.
 
   Args:
@@ -66,7 +34,7 @@ def load(smoke: bool = False, workdir: str | pathlib.Path | None = None
     workdir: a `parallelbench` training workdir to load instead.
   """
   if workdir is None:
-    workdir = loop.run_once(
+    workdir = store.run_once(
         lambda: config_lib.load_config(CONFIG + (":smoke" if smoke else "")),
         workdir_for(smoke), "the list-task MDM")
   workdir = pathlib.Path(workdir)
@@ -74,6 +42,10 @@ def load(smoke: bool = False, workdir: str | pathlib.Path | None = None
   if run.cfg.system != "parallelbench":
     raise ValueError(f"{workdir} holds a {run.cfg.system!r} run, not a "
                      f"parallelbench MDM")
+  cfg = run.cfg.model
   params = jax.device_get(state.params)
-  return TrainedMDM(run.cfg.model, diffusion.denoiser(run.cfg.model, params),
-                    workdir)
+  # Answer positions: the trained canvas after the prompt.
+  gen_len = (cfg.max_len - cfg.prompt_len if cfg.max_len else
+             list_tasks.GEN_LEN)
+  return diffusion.TrainedMDM(cfg, diffusion.denoiser(cfg, params), gen_len,
+                              workdir)

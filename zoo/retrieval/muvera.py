@@ -1,4 +1,4 @@
-"""MUVERA retrieval: fixed-dimensional-encoding candidates, MaxSim rerank.
+"""MUVERA: fixed-dimensional-encoding candidates, MaxSim rerank.
 
 Queries and documents are MiniLM token vectors (L2-normalised). Each is
 turned into one FDE vector (`ops.fde`), candidates are the top documents by
@@ -13,7 +13,20 @@ import numpy as np
 from jax import numpy as jnp
 
 import ops
-from eval.retrieval import rankers
+from zoo import registry
+from zoo.retrieval import minilm, rankers
+
+SYSTEM = registry.System(
+    name="muvera",
+    family="retrieval",
+    paper="MUVERA: Multi-Vector Retrieval via Fixed Dimensional Encodings",
+    summary="One fixed-dimensional vector per multi-vector text (ops.fde) "
+            "gives candidates; exact MaxSim reranks them.",
+    claim="eval.claims.muvera:check",
+    ranker="zoo.retrieval.muvera:ranker_for",
+    datasets=("train.data.builders.stdlib_code_search_minilm:"
+              "StdlibCodeSearchMinilm",),
+)
 
 # The paper's 10240-d point is (R, k_sim, d_proj) = (20, 5, 16); at these toy
 # pool sizes a 5120-d encoding is enough.
@@ -75,10 +88,18 @@ def padded_tokens(encoder, texts) -> tuple[np.ndarray, np.ndarray]:
   return rankers.project_tokens(tokens), mask
 
 
-def ranker(encoder, *, cfg=DEFAULT_FDE, num_candidates=100, depth=100):
+def ranker(encoder, *, cfg=DEFAULT_FDE, num_candidates=100, depth=100
+           ) -> rankers.Ranker:
+  """MUVERA over an encoder's token vectors (MiniLM's `encode_tokens`)."""
   def rank(rset):
     q, q_mask = padded_tokens(encoder, rset.queries)
     d, d_mask = padded_tokens(encoder, rset.docs)
     return search(q, q_mask, d, d_mask, cfg=cfg,
                   num_candidates=num_candidates, depth=depth).top
   return rank
+
+
+def ranker_for(dataset: str, workdir: str | None) -> rankers.Ranker:
+  """`python -m eval retrieval --ranker muvera`: zero-shot MiniLM tokens."""
+  del dataset, workdir  # the same encoder and FDE everywhere
+  return ranker(minilm.load())

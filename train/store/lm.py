@@ -6,8 +6,8 @@
 Names: "text" (the target, on `stdlib_text`), "text_draft" (a smaller draft
 model on the same tokens), "code" and "code_draft" (the same on stdlib
 source code). `smoke=True` gives a tiny, quickly trained model of the same
-kind for tests. Models are trained with `train.loop.run` into the user
-cache (a lock serialises concurrent first calls) and reused afterwards.
+kind for tests. Models are trained once into the user cache
+(`train.store.run_once`) and reused afterwards.
 
 A loaded workdir keeps the tokenizer and token windows of its dataset
 (`tokenizer.json`, `{train,validation}_windows.npy`), so a copy of it runs
@@ -22,12 +22,11 @@ import jax
 import numpy as np
 import tokenizers
 
-from eval.decoding.metrics import repeated_ngram_rate
+from ops.decoding.metrics import repeated_ngram_rate
 from ops.decoding.sampling import generate
 from train import config as config_lib
-from train import loop
+from train import loop, store
 from train.data import sources
-from zoo import cache
 from zoo.lm import special_tokens
 from zoo.lm.decoder import CachedLM
 
@@ -67,8 +66,7 @@ class Target:
 
 def workdir_for(name: str, smoke: bool = False) -> pathlib.Path:
   """Where `load_target(name)` trains and keeps the model."""
-  return cache.user_cache_dir() / "decoding_lms" / (
-      name + ("_smoke" if smoke else ""))
+  return store.cache_dir("decoding_lms") / (name + ("_smoke" if smoke else ""))
 
 
 def _train_once(name: str, smoke: bool) -> pathlib.Path:
@@ -76,8 +74,8 @@ def _train_once(name: str, smoke: bool) -> pathlib.Path:
     raise ValueError(f"load_target: unknown model {name!r}; known: "
                      f"{', '.join(CONFIGS)}")
   arg = CONFIGS[name] + (",smoke" if smoke else "")
-  return loop.run_once(lambda: config_lib.load_config(arg, []),
-                       workdir_for(name, smoke), f"the {name!r} LM")
+  return store.run_once(lambda: config_lib.load_config(arg, []),
+                        workdir_for(name, smoke), f"the {name!r} LM")
 
 
 def load_target(name: str = "text", smoke: bool = False,

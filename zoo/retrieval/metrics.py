@@ -61,3 +61,24 @@ def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
   """Mean of a - b over queries and its standard error."""
   d = np.asarray(a) - np.asarray(b)
   return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def recall_curve(rankings: Mapping[str, Sequence[str]],
+                 qrels: Mapping[str, set[str]], max_k: int = 100
+                 ) -> np.ndarray:
+  """[max_k] mean Recall@k for k = 1..max_k."""
+  curve = np.zeros(max_k)
+  for q, relevant in qrels.items():
+    hits = np.cumsum([d in relevant for d in rankings.get(q, ())[:max_k]])
+    hits = np.pad(hits, (0, max_k - len(hits)), mode="edge") if len(
+        hits) else np.zeros(max_k)
+    curve += hits / len(relevant)
+  return curve / len(qrels)
+
+
+def own_pool_rankings(top: np.ndarray) -> tuple[dict, dict]:
+  """(rankings, qrels) from top [Q, depth] document indices, for queries
+  whose one relevant document has their own index (query i, document i)."""
+  ids = [str(i) for i in range(len(top))]
+  rankings = {ids[i]: [ids[j] for j in row] for i, row in enumerate(top)}
+  return rankings, {i: {i} for i in ids}
