@@ -21,6 +21,7 @@ from train.state import create_state, make_optimizer, train_step
 from train.store import heads
 from train.tasks import colbert_contrastive
 from zoo.retrieval import colbert, metrics, minilm
+from zoo.retrieval.heads.mlp import GLUHead
 
 NAME = "stdlib_code_search_minilm"
 WORDS = ("alpha beta gamma delta sigma omega kappa theta lambda zeta eta "
@@ -130,7 +131,7 @@ def test_doc_gradient_lands_on_argmax_tokens_only():
 
 def test_training_steps_through_the_kernel_match_xla(monkeypatch):
   cfg = colbert.ColBERTConfig(
-      head=colbert.HeadConfig(kind="glu", out_dim=8, residual=True),
+      head=GLUHead(out_dim=8, residual=True),
       input_dim=12, temperature=0.05)
   model = colbert.build(cfg)
   rng = np.random.default_rng(0)

@@ -8,13 +8,19 @@ from jax import numpy as jnp
 
 from zoo import registry
 from zoo.retrieval import colbert
-from zoo.retrieval.colbert import ColBERTConfig, ColBERTHead, HeadConfig
+from zoo.retrieval.colbert import ColBERTConfig, ColBERTHead
+from zoo.retrieval.heads import HeadConfig
+from zoo.retrieval.heads.mlp import FFNHead, GLUHead
 
 IN, OUT = 24, 8
 
 
 def _states(seed=0, shape=(3, 5, IN)):
   return jax.random.normal(jax.random.key(seed), shape)
+
+
+def _head(kind="linear", **options) -> HeadConfig:
+  return HeadConfig.of_kind(kind)(**options)
 
 
 def _init(head: HeadConfig, seed=1):
@@ -27,8 +33,8 @@ def _params(variables):
 
 
 def test_output_is_unit_norm_and_shaped():
-  for head in (HeadConfig(out_dim=OUT),
-               HeadConfig(kind="glu", out_dim=OUT, expansion=2.0,
+  for head in (_head(out_dim=OUT),
+               _head(kind="glu", out_dim=OUT, expansion=2.0,
                           residual=True)):
     model, variables = _init(head)
     y = model.apply(variables, _states())
@@ -37,42 +43,42 @@ def test_output_is_unit_norm_and_shaped():
 
 
 def test_widths_follow_expansion_and_residual():
-  _, variables = _init(HeadConfig(kind="ffn", out_dim=OUT, expansion=2.0,
+  _, variables = _init(_head(kind="ffn", out_dim=OUT, expansion=2.0,
                                   residual=True))
   shapes = jax.tree.map(np.shape, _params(variables))
   assert shapes["up"]["kernel"] == (IN, 2 * IN)
   assert shapes["down"]["kernel"] == (2 * IN, OUT)
   assert shapes["residual"] == {"kernel": (IN, OUT)}  # bias-free
-  _, linear = _init(HeadConfig(out_dim=OUT))
+  _, linear = _init(_head(out_dim=OUT))
   assert jax.tree.map(np.shape, _params(linear)) == {
       "linear": {"kernel": (IN, OUT)}}  # bias-free, as ColBERT's
 
 
 @pytest.mark.parametrize("kind", ["ffn", "glu"])
 def test_zero_path_plus_residual_is_the_linear_head(kind):
-  model, variables = _init(HeadConfig(kind=kind, out_dim=OUT, expansion=2.0,
+  model, variables = _init(_head(kind=kind, out_dim=OUT, expansion=2.0,
                                       residual=True, zero_init=True))
-  linear, _ = _init(HeadConfig(out_dim=OUT))
+  linear, _ = _init(_head(out_dim=OUT))
   w_r = variables["params"]["residual"]["kernel"]
   x = _states(seed=7)
   expected = linear.apply({"params": {"linear": {"kernel": w_r}}}, x)
   np.testing.assert_array_equal(model.apply(variables, x), expected)
   # Without zero_init the FFN path contributes from the start.
-  plain, plain_vars = _init(HeadConfig(kind=kind, out_dim=OUT, residual=True))
+  plain, plain_vars = _init(_head(kind=kind, out_dim=OUT, residual=True))
   w_r = plain_vars["params"]["residual"]["kernel"]
   other = linear.apply({"params": {"linear": {"kernel": w_r}}}, x)
   assert np.abs(plain.apply(plain_vars, x) - other).max() > 1e-3
 
 
 def test_glu_with_a_constant_gate_is_a_linear_ffn():
-  glu, variables = _init(HeadConfig(kind="glu", out_dim=OUT, expansion=1.5,
+  glu, variables = _init(_head(kind="glu", out_dim=OUT, expansion=1.5,
                                     activation="silu"))
   p = _params(variables)
   gate = 0.7
   p["gate"] = {"kernel": np.zeros_like(p["gate"]["kernel"]),
                "bias": np.full_like(p["gate"]["bias"], gate)}
   scale = float(jax.nn.silu(gate))
-  ffn, _ = _init(HeadConfig(kind="ffn", out_dim=OUT, expansion=1.5,
+  ffn, _ = _init(_head(kind="ffn", out_dim=OUT, expansion=1.5,
                             activation="identity"))
   linear_ffn = {"up": {"kernel": scale * p["up"]["kernel"],
                        "bias": scale * p["up"]["bias"]},
@@ -87,29 +93,36 @@ def test_glu_with_a_constant_gate_is_a_linear_ffn():
 
 
 def test_zero_states_give_finite_gradients():
-  model, variables = _init(HeadConfig(out_dim=OUT))
+  model, variables = _init(_head(out_dim=OUT))
   grads = jax.grad(lambda p, x: jnp.sum(model.apply({"params": p}, x)),
                    argnums=(0, 1))(variables["params"], jnp.zeros((1, 2, IN)))
   assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
 
 
 def test_bad_configs_are_refused():
-  for kwargs, message in (({"kind": "mlp"}, "head.kind"),
-                          ({"activation": "elu"}, "head.activation"),
-                          ({"expansion": 0.0}, "expansion > 0"),
-                          ({"residual": True}, "linear head")):
+  for make, message in ((lambda: _head("mlp"), "unknown HeadConfig kind"),
+                        (lambda: _head("ffn", activation="elu"),
+                         "head.activation"),
+                        (lambda: _head("glu", expansion=0.0),
+                         "expansion must be > 0"),
+                        (lambda: _head(out_dim=0), "out_dim must be >= 1"),
+                        (lambda: ColBERTConfig(head=3), "a head kind")):
     with pytest.raises(ValueError, match=message):
-      HeadConfig(**kwargs)
-  model, variables = _init(HeadConfig(out_dim=OUT))
+      make()
+  with pytest.raises(TypeError, match="residual"):
+    _head("linear", residual=True)  # a linear head has no such option
+  model, variables = _init(_head(out_dim=OUT))
   with pytest.raises(ValueError, match=r"\[\.\.\., 24\]"):
     model.apply(variables, jnp.zeros((1, 2, IN + 1)))
 
 
 def test_registered():
   system = registry.get("colbert_proj")
-  assert system.task == "colbert_contrastive"
-  assert system.evaluators == ("colbert_retrieval",)
-  model = registry.build("colbert_proj", head=HeadConfig(kind="ffn"))
+  assert system.task == "train.tasks.colbert_contrastive:TASK"
+  assert system.evaluators == ("train.evaluators.colbert_retrieval:evaluate",)
+  model = registry.build("colbert_proj", head="ffn")
   assert isinstance(model, ColBERTHead)
-  assert model.cfg.head.kind == "ffn"
+  assert model.cfg.head == FFNHead()
+  assert HeadConfig.kinds() == {"ffn": FFNHead, "glu": GLUHead,
+                                "linear": type(ColBERTConfig().head)}
   assert colbert.build(ColBERTConfig()).cfg.head.out_dim == 128

@@ -5,10 +5,11 @@ import numpy as np
 from jax import numpy as jnp
 
 import ops
-from zoo.retrieval.colbert import ColBERTConfig, ColBERTHead, HeadConfig
+from zoo.retrieval.colbert import ColBERTConfig, ColBERTHead
 from zoo.retrieval.crisp import CRISP, CRISPConfig
+from zoo.retrieval.heads.linear import LinearHead
 
-COLBERT = ColBERTConfig(head=HeadConfig(out_dim=16), input_dim=24)
+COLBERT = ColBERTConfig(head=LinearHead(out_dim=16), input_dim=24)
 
 
 def _inputs(seed=0, b=3, length=12):

@@ -26,21 +26,29 @@ glu width as a multiple of 384), zero_init, finetune, seed=N, smoke (10
 steps, batch 8, a 16-d head of width 96).
 """
 
+import dataclasses
+
 from train.config import DataConfig, OptimConfig, TrainConfig, parse_arg
 from zoo.errors import ConfigError
 from zoo.retrieval import minilm
 from zoo.retrieval.bert import BertConfig
-from zoo.retrieval.colbert import ColBERTConfig, HeadConfig
+from zoo.retrieval.colbert import ColBERTConfig
+from zoo.retrieval.heads import HeadConfig
 
 
 def get_config(arg: str = "") -> TrainConfig:
   args = parse_arg(arg, smoke=False, head="linear", residual=False,
                    expansion=1.0, zero_init=False, finetune=False, seed=0)
+  options = {"out_dim": 16 if args.smoke else 128,
+             "expansion": 0.25 if args.smoke else args.expansion,
+             "residual": args.residual, "zero_init": args.zero_init}
   try:
-    head = HeadConfig(kind=args.head, residual=args.residual,
-                      expansion=0.25 if args.smoke else args.expansion,
-                      zero_init=args.zero_init,
-                      out_dim=16 if args.smoke else 128)
+    kind = HeadConfig.of_kind(args.head)
+    takes = {f.name for f in dataclasses.fields(kind)}
+    for flag in ("residual", "zero_init"):
+      if options[flag] and flag not in takes:
+        raise ValueError(f"a {args.head} head takes no {flag}")
+    head = kind(**{k: v for k, v in options.items() if k in takes})
   except ValueError as e:
     raise ConfigError(f"colbert_proj.py: {e}") from None
   steps = 10 if args.smoke else 300
