@@ -22,7 +22,6 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 from train import config as config_lib
-from train import tasks
 from train.state import create_state, make_optimizer, train_step
 from zoo import registry
 
@@ -39,7 +38,7 @@ def jax_stepper(system: str):
   cfg = config_lib.load_config(f"{system}.py")
   spec = registry.get(system)
   model = spec.builder(cfg.model)
-  task = tasks.get(config_lib.task_name(cfg))
+  task = config_lib.task_of(cfg)
   tx = make_optimizer(cfg.optim, cfg.steps)
   first = {"x": _digits_batches(1, 128)[0]}
   state = jax.jit(lambda: nn.meta.unbox(create_state(

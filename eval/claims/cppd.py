@@ -34,8 +34,9 @@ import numpy as np
 
 from eval.claims import measured
 from train import config as config_lib
-from train import loop, tasks
+from train import loop
 from train.data import sources
+from train.tasks import cppd as cppd_task
 from zoo.decoding import cppd
 from zoo.sharding import MeshConfig
 
@@ -62,7 +63,7 @@ def _test_split():
   records = source.__getitems__(range(len(source)))
   examples = {f: np.stack([r[f] for r in records])
               for f in ("image", "label")}
-  return tasks.get("cppd").prepare(examples)
+  return cppd_task.TASK.prepare(examples)
 
 
 def sequence_accuracy(model, variables, images, labels) -> float:

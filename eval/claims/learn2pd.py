@@ -1,11 +1,11 @@
 """Learn2PD's claim: a learned filter cuts forward passes, not accuracy.
 
-Setting: the list-task MDM of `eval.parallelbench.model` (see
+Setting: the list-task MDM of `train.store.mdm` (see
 eval/claims/parallelbench.py) on the first `NUM_TEST` test examples of
 `parallelbench_lists` (blocks of 8, 24-token answers, greedy). The filter
 (8 -> 8 -> 8 MLP) is fitted with BCE on EGP labels of 512 train-split
 prompts and its threshold calibrated on 500 other train-split examples
-(`eval.parallelbench.filter`: the most parallel of 0.9 ... 0.999 within 1
+(`zoo.decoding.learn2pd.fit_filter`: the most parallel of 0.9 ... 0.999 within 1
 point of one token per step there); a masked position is unmasked when the
 filter's probability exceeds it, the most confident one always, and
 end-of-text prediction truncates the canvas after an EOS.

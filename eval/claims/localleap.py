@@ -1,6 +1,6 @@
 """LocalLeap's claim: fewer steps than the threshold rule, same accuracy.
 
-Setting: the list-task MDM of `eval.parallelbench.model` (see
+Setting: the list-task MDM of `train.store.mdm` (see
 eval/claims/parallelbench.py) on the first `NUM_TEST` test examples of
 `parallelbench_lists` (blocks of 8, 24-token answers, greedy). Fast-dLLM's
 threshold rule at 0.9 against LocalLeap with anchors at 0.9 and a relaxed

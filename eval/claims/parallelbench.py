@@ -1,6 +1,6 @@
 """ParallelBench's claim: parallel decoding fails where tokens depend.
 
-Setting: the list-task MDM of `eval.parallelbench.model`
+Setting: the list-task MDM of `train.store.mdm`
 (train/configs/mdm_lists.py: 4 layers, width 96, 6000 steps, trained once
 into the user cache by the first check that needs it: 55 minutes on two
 heavily shared CPU cores) on the first `NUM_TEST` test examples of

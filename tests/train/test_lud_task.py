@@ -88,7 +88,7 @@ def test_loss_with_every_target_confident(monkeypatch):
 
 def test_config_fine_tunes_the_text_target():
   cfg = config_lib.load_config("lud.py:smoke")
-  assert (cfg.system, config_lib.task_name(cfg)) == ("lud", "lud")
+  assert (cfg.system, config_lib.task_of(cfg)) == ("lud", lud.TASK)
   assert cfg.data.name == "stdlib_text_bpe"
   assert cfg.init_from.endswith("text_smoke")
   target = config_lib.load_config("lm.py:corpus=text,size=target")

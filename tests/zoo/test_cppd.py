@@ -269,4 +269,5 @@ def test_plain_pd_trains_the_character_loss_only(parallel):
       full, plain + metrics["count_loss"] + metrics["order_loss"], rtol=1e-5)
   assert config_lib.load_config(
       "cppd.py:smoke,side_losses=false").model.side_loss_weight == 0
-  assert config_lib.load_config("cppd_ar.py:smoke").task == "strip_ar"
+  assert config_lib.load_config("cppd_ar.py:smoke").task == (
+      "train.tasks.strip_ar:TASK")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from jax import numpy as jnp
 
-from ops.decoding import tree
+from ops.decoding import DecodingModel, tree
 from zoo.errors import ConfigError
 from zoo.lm.decoder import CachedLM, DecoderConfig, DecoderLM
 from zoo.lm.table import TableLM
@@ -107,3 +107,14 @@ def test_table_lm_under_a_tree_sees_the_parent():
   for node, prev in ((0, 1), (1, 4), (2, 4), (3, 2)):
     np.testing.assert_array_equal(logits[0, node],
                                   lm.logits[prev, nodes[0, node]])
+
+
+def test_both_models_are_decoding_models(lm):
+  table = TableLM.random(jax.random.key(0), vocab_size=11)
+  for model in (lm, table):
+    assert isinstance(model, DecodingModel)
+    cache = model.init_cache(batch=2, capacity=8)
+    logits, cache = model.extend(jnp.ones((2, 3), jnp.int32), cache)
+    assert logits.shape == (2, 3, model.vocab_size)
+    np.testing.assert_array_equal(cache.length, [3, 3])
+  assert not isinstance(object(), DecodingModel)
