@@ -64,13 +64,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _evaluate_workdir(args) -> int:
-  from train import loop
+  from etils import epath
 
-  run, state, step = loop.load(args.workdir, args.step)
-  workdir = pathlib.Path(args.workdir)
+  from train import loop
+  from train.metrics import atomic_write_text
+  from zoo import cache
+  from zoo.errors import CheckpointCorrupt
+
+  workdir = epath.Path(args.workdir)
+  cache.check_writable(workdir)  # before the work: eval.json goes there
+  try:
+    run, state, step = loop.load(workdir, args.step)
+  except CheckpointCorrupt as e:
+    raise CheckpointCorrupt(f"{e}; --step N evaluates an older checkpoint "
+                            "(the step folders under checkpoints/)") from None
   metrics = {"system": run.cfg.system, "step": step,
              **run.evaluate(state, workdir)}
-  (workdir / "eval.json").write_text(json.dumps(metrics, indent=2))
+  atomic_write_text(workdir / "eval.json", json.dumps(metrics, indent=2))
   if args.json:
     print(json.dumps(metrics))
   else:

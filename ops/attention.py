@@ -12,6 +12,9 @@ prefix), and, with `prefix_len = 0` and `T = S`, plain causal or
 bidirectional self-attention for training.
 
 A query that sees no key at all gets a zero output (and zero gradient).
+Cache slots that no query of a row sees (stale or unwritten ones, past
+`prefix_len + T` or masked for every query) take no part, whatever they
+hold: NaN there reaches neither the output nor the gradients.
 Grouped-query attention: `H` query heads share `Hkv` key/value heads,
 `H % Hkv == 0`, head h reading kv head `h // (H // Hkv)`.
 
@@ -46,6 +49,9 @@ def _validate(q, k, v, prefix_len, qq_mask):
                        f"matching q {q.shape}, got {a.shape}")
   if k.shape != v.shape:
     raise ValueError(f"prefix_attention: k {k.shape} and v {v.shape} differ")
+  if k.shape[2] == 0:
+    raise ValueError(f"prefix_attention: k and v need at least one kv head, "
+                     f"got shape {k.shape}")
   if q.shape[2] % k.shape[2]:
     raise ValueError(f"prefix_attention: {q.shape[2]} query heads are not a "
                      f"multiple of {k.shape[2]} kv heads")
@@ -101,9 +107,14 @@ def prefix_attention_reference(q, k, v, prefix_len, qq_mask, *, scale=None):
     [B, T, H, D] in q's dtype.
   """
   b, t, h, d = q.shape
+  if q.size == 0:  # no query, or D = 0: nothing to attend with
+    return jnp.zeros(q.shape, q.dtype)
   hkv = k.shape[2]
   scale = d ** -0.5 if scale is None else scale
   visible = key_mask(prefix_len, qq_mask, k.shape[1])  # [B, T, S]
+  # Slots no query sees are zeroed: they may hold nan, and 0 * nan is nan.
+  seen = jnp.any(visible, axis=1)[:, :, None, None]  # [B, S, 1, 1]
+  k, v = jnp.where(seen, k, 0), jnp.where(seen, v, 0)
   qg = q.astype(jnp.float32).reshape(b, t, hkv, h // hkv, d)
   logits = jnp.einsum("btgrd,bsgd->bgrts", qg, k.astype(jnp.float32)) * scale
   mask = visible[:, None, None]

@@ -28,7 +28,8 @@ values differ from the C++ library while the distributions are the same.
 Each draw uses its own stream, `fold_in(key(base), tag)`: SimHash (tag 0),
 AMS columns (1) and AMS signs (2) use base = seed + r; the final CountSketch
 indices (3) and signs (4) use base = seed. They are a deterministic function
-of the config (threefry is backend-independent), so queries and documents
+of the config (threefry is backend-independent, and every draw names its
+dtype, so `jax_enable_x64` changes nothing), so queries and documents
 encoded with the same config share them; `fde_random_matrices` exposes them.
 """
 
@@ -144,6 +145,14 @@ def _stream(base, tag):
   return jax.random.fold_in(jax.random.key(base), tag)
 
 
+def _signs(key, shape):
+  """Random +-1 in f32: `jax.random.rademacher`'s draws, but with a float32
+  probability, which that function takes in the default float dtype (so
+  other draws under jax_enable_x64)."""
+  heads = jax.random.bernoulli(key, jnp.float32(0.5), shape)
+  return 2 * heads.astype(jnp.float32) - 1
+
+
 def fde_random_matrices(cfg: FDEConfig) -> FDERandomMatrices:
   """Draws the SimHash, AMS and final CountSketch matrices of `cfg`.
 
@@ -160,10 +169,11 @@ def fde_random_matrices(cfg: FDEConfig) -> FDERandomMatrices:
                                 jnp.float32)
     if cfg.projection == "identity":
       return simhash, None
-    columns = jax.random.randint(_stream(seed, _AMS_COLUMN), (d,), 0, d_proj)
-    signs = jax.random.rademacher(_stream(seed, _AMS_SIGN), (d,),
-                                  jnp.float32)
-    return simhash, jax.nn.one_hot(columns, d_proj) * signs[:, None]
+    columns = jax.random.randint(_stream(seed, _AMS_COLUMN), (d,), 0, d_proj,
+                                 jnp.int32)
+    signs = _signs(_stream(seed, _AMS_SIGN), (d,))
+    return simhash, jax.nn.one_hot(columns, d_proj,
+                                   dtype=jnp.float32) * signs[:, None]
 
   simhash, projection = jax.vmap(one_repetition)(seeds)
   final_index = final_sign = None
@@ -171,9 +181,9 @@ def fde_random_matrices(cfg: FDEConfig) -> FDERandomMatrices:
     size = cfg.num_repetitions * cfg.num_partitions * d_proj
     base = jnp.uint32(cfg.seed)
     final_index = jax.random.randint(_stream(base, _FINAL_INDEX), (size,), 0,
-                                     cfg.final_projection_dimension)
-    final_sign = jax.random.rademacher(_stream(base, _FINAL_SIGN), (size,),
-                                       jnp.float32)
+                                     cfg.final_projection_dimension,
+                                     jnp.int32)
+    final_sign = _signs(_stream(base, _FINAL_SIGN), (size,))
   return FDERandomMatrices(simhash, projection, final_index, final_sign)
 
 
@@ -237,11 +247,12 @@ def _encode(tokens, mask, cfg, average, fill):
   flat = lambda a: a.reshape((n * reps,) + a.shape[2:])
   sums = jax.vmap(per_cloud)(flat(psi * weight[..., None]), flat(part))
   counts = jax.vmap(per_cloud)(flat(weight), flat(part))
-  blocks = sums.reshape(n, reps, num_parts, -1)  # [N, R, B, d_proj]
+  # Explicit sizes: N or L may be 0.
+  blocks = sums.reshape(n, reps, num_parts, cfg.inner_dimension)
   counts = counts.reshape(n, reps, num_parts)
   if average:
     blocks = blocks / jnp.maximum(counts, 1.0)[..., None]
-  if fill and k_sim > 0:
+  if fill and k_sim > 0 and length > 0:
     # Hamming distance of each point's bits to each partition's bit string.
     own = _bits_to_int(bits, k_sim)  # [N, R, L]
     target = jnp.arange(num_parts, dtype=jnp.int32)
@@ -253,7 +264,7 @@ def _encode(tokens, mask, cfg, average, fill):
     filled = jnp.take_along_axis(psi, nearest[..., None], axis=2)
     # A cloud without valid tokens copies a zeroed padding point: stays 0.
     blocks = jnp.where((counts == 0)[..., None], filled, blocks)
-  out = blocks.reshape(n, -1)
+  out = blocks.reshape(n, reps * num_parts * cfg.inner_dimension)
   if cfg.final_projection_dimension is not None:
     out = jax.vmap(lambda v: jax.ops.segment_sum(
         v * mats.final_sign, mats.final_index,

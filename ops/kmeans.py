@@ -1,6 +1,7 @@
 """k-means (k-means++ seeding, Lloyd iterations) on the nearest-codeword op."""
 
 import jax
+import numpy as np
 from jax import numpy as jnp
 
 from ops.vq import vq_nearest
@@ -40,8 +41,8 @@ def kmeans(
   """Clusters vectors with Lloyd's algorithm, seeded by distinct samples.
 
   Args:
-    x: [N, d] float vectors.
-    num_clusters: K; when K exceeds the number of distinct vectors some
+    x: [N, d] float vectors, N >= 1 (a jax or numpy array).
+    num_clusters: K >= 1; when K exceeds the number of distinct vectors some
       centroids start as repeats and stay where they are if unused.
     key: PRNG key for the k-means++ seeding.
     iters: Lloyd iterations.
@@ -51,10 +52,19 @@ def kmeans(
   Returns:
     (centroids [K, d] in x's dtype, assignment [N] int32).
   """
-  if x.ndim != 2:
-    raise ValueError(f"kmeans: x must be [N, d], got shape {x.shape}")
+  # numpy inputs would be indexed by tracers inside the seeding loop.
+  x = jnp.asarray(x)
+  if x.ndim != 2 or x.shape[0] == 0:
+    raise ValueError("kmeans: x must be [N, d] with at least one vector, got "
+                     f"shape {x.shape}")
+  if not isinstance(num_clusters, int | np.integer) or num_clusters < 1:
+    raise ValueError("kmeans: num_clusters must be an int >= 1, got "
+                     f"{num_clusters!r}")
   n = x.shape[0]
-  w = jnp.ones((n,), jnp.float32) if weights is None else weights
+  w = jnp.ones((n,), jnp.float32) if weights is None else jnp.asarray(weights)
+  if w.shape != (n,):
+    raise ValueError(f"kmeans: weights must have shape ({n},) like x's rows, "
+                     f"got {w.shape}")
   w = w.astype(jnp.float32)
   centroids = _kmeans_plus_plus(x.astype(jnp.float32), w, num_clusters, key)
 

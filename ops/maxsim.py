@@ -9,7 +9,8 @@ as in-batch positives.
 Every implementation agrees on the edge cases: a query with no valid token
 scores 0 against every document; a document with no valid token scores -inf
 against any query that has one (and 0 against an all-masked query); those
-entries get zero gradient.
+entries get zero gradient. Masked tokens take no part, whatever they hold:
+NaN or inf in padding reaches neither the scores nor the gradients.
 
 Gradients of the fast paths never touch the similarity tensor: the forward
 pass saves, for every (query, document, query token), the position of the
@@ -228,6 +229,13 @@ def _maxsim_bwd(diagonal, implementation, residuals, g):
   mask_cotangents = tuple(
       None if m is None else np.zeros(m.shape, jax.dtypes.float0)
       for m in (q_mask, d_mask))
+  # Masked tokens meet only zero weights (an empty document's argmax points
+  # at one); zero the non-finite ones so that 0 * NaN stays out of the
+  # gradients (finite ones give 0 as they are).
+  if q_mask is not None:
+    q = jnp.where(q_mask[..., None] | jnp.isfinite(q), q, 0)
+  if d_mask is not None:
+    d = jnp.where(d_mask[..., None] | jnp.isfinite(d), d, 0)
   q_mask, d_mask = _full_masks(q, d, q_mask, d_mask)
   doc_valid = jnp.any(d_mask, axis=1)  # [N]
   if diagonal:
@@ -282,5 +290,8 @@ def maxsim_reference(q, d, *, q_mask=None, d_mask=None, pairs="all"):
   """
   _validate(q, d, q_mask, d_mask, pairs)
   q_mask, d_mask = _full_masks(q, d, q_mask, d_mask)
+  # Autodiff multiplies masked tokens by zero: keep NaN out of that.
+  q = jnp.where(q_mask[..., None] | jnp.isfinite(q), q, 0)
+  d = jnp.where(d_mask[..., None] | jnp.isfinite(d), d, 0)
   return _dense_scores(q, d, q_mask, d_mask, diagonal=pairs == "diagonal",
                        with_argmax=False)

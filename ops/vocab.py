@@ -6,10 +6,12 @@ minus top-2 probability), the entropy, and the log-probability of given
 tokens. Decoding strategies read these instead of materialising softmaxes.
 
 Ties in argmax and top-k break to the lowest token id, in every
-implementation. The Pallas kernels ("pallas", "interpret") stream each row
-of logits once (k <= 32); the token log-probabilities are a gather of the
-given logits minus the log-normaliser. Their gradient is the reference's,
-recomputed in the backward pass.
+implementation. A NaN logit ranks, and is reported in `top_logits`, as -inf:
+it never beats a real logit, and it makes the row's logsumexp, confidence,
+margin and entropy NaN. The Pallas kernels ("pallas", "interpret") stream
+each row of logits once (k <= 32); the token log-probabilities are a gather
+of the given logits minus the log-normaliser. Their gradient is the
+reference's, recomputed in the backward pass.
 """
 
 import functools
@@ -105,11 +107,14 @@ def vocab_reduce_reference(logits, *, k=1, tokens=None) -> VocabStats:
   x = logits.astype(jnp.float32)
   lse = jax.nn.logsumexp(x, axis=-1)
   slots = _top_slots(x.shape[-1], k)
-  top_logits, top_ids = (_top_two(x) if slots == 2 else
-                         jax.lax.top_k(x, slots))
+  ranked = jnp.where(jnp.isnan(x), -jnp.inf, x)
+  top_logits, top_ids = (_top_two(ranked) if slots == 2 else
+                         jax.lax.top_k(ranked, slots))
   logp = x - lse[..., None]
   p = jnp.exp(logp)
   entropy = -jnp.sum(jnp.where(p > 0, p * logp, 0.0), axis=-1)
+  # p > 0 drops NaN too; a NaN logit (hence lse) makes the entropy NaN.
+  entropy = jnp.where(jnp.isnan(lse), jnp.nan, entropy)
   token_logprob = None
   if tokens is not None:
     token_logprob = jnp.take_along_axis(logp, tokens.astype(jnp.int32), -1)

@@ -12,9 +12,20 @@ Every implementation ranks codes by the same f32 quantity, the best-first
   cos: the codebook is L2-normalised first, and the value is divided by |x|.
 Ties go to the lowest code index; slots beyond the number of enabled codes
 get index -1 and score +inf (l2) or -inf (ip, cos).
+
+NaN, the same in every implementation: a NaN score (from a NaN in x or in a
+code) ranks as the lowest finite float32, -3.4e38, and so does the score of
+an enabled code that is -inf or whose squared norm overflows (non-finite or
+huge inputs only). Such a score never beats a real one (short of a real
+score of exactly -3.4e38, which it ties), always beats a disabled code, and
+is reported as NaN. So a code holding NaN is chosen only when fewer than k
+enabled codes score otherwise; a row of x holding NaN gets its group's
+lowest-indexed enabled codes, all with NaN scores. Indices are always in
+[0, K), or -1 for the slots past the enabled codes.
 """
 
 import functools
+import math
 from typing import Literal
 
 import jax
@@ -29,10 +40,13 @@ METRICS = ("l2", "ip", "cos")
 _COS_EPS = 1e-12
 # Rows per chunk of the XLA path: chunk * K score entries stay under this.
 _XLA_CHUNK_ELEMENTS = 1 << 24
+# The rank of a NaN score, the lowest finite float32; the Pallas kernels
+# (pallas_kernels.vq.kernels.NAN_RANK) use the same value.
+_NAN_RANK = float(np.finfo(np.float32).min)
 
 
 def _validate(x, codebook, k, metric, code_mask):
-  """Checks arguments; returns the number of groups (0 for a plain codebook)."""
+  """Checks arguments; returns the number of groups (None for [K, d])."""
   if metric not in METRICS:
     raise ValueError(f"vq_nearest: metric must be one of {METRICS}, got "
                      f"{metric!r}")
@@ -54,6 +68,9 @@ def _validate(x, codebook, k, metric, code_mask):
     raise ValueError(f"vq_nearest: x must be {want} matching codebook "
                      f"{codebook.shape}, got {x.shape}")
   num_codes = codebook.shape[-2]
+  if num_codes == 0:
+    raise ValueError("vq_nearest: the codebook is empty: it needs at least "
+                     f"one code, got shape {codebook.shape}")
   if not isinstance(k, int) or not 1 <= k <= num_codes:
     raise ValueError(f"vq_nearest: k must be an int in [1, {num_codes}], got "
                      f"{k!r}")
@@ -62,7 +79,19 @@ def _validate(x, codebook, k, metric, code_mask):
       raise ValueError("vq_nearest: code_mask must be bool with shape "
                        f"{codebook.shape[:-1]}, got {code_mask.dtype} "
                        f"{code_mask.shape}")
-  return codebook.shape[0] if grouped else 0
+  return codebook.shape[0] if grouped else None
+
+
+def _as_groups(x, codebook, code_mask, groups):
+  """x [N, G, d], codebook [G, K, d] and mask [G, K] or None, G = 1 for a
+  plain codebook (explicit sizes: any of them may be 0)."""
+  batch_shape = x.shape[:-1] if groups is None else x.shape[:-2]
+  g = 1 if groups is None else groups
+  x3 = x.reshape(math.prod(batch_shape), g, x.shape[-1])
+  if groups is None:
+    codebook = codebook[None]
+    code_mask = None if code_mask is None else code_mask[None]
+  return x3, codebook, code_mask
 
 
 def code_bias(codebook, metric: Metric, code_mask=None):
@@ -79,6 +108,9 @@ def code_bias(codebook, metric: Metric, code_mask=None):
   if metric == "l2":
     c = codebook.astype(jnp.float32)
     bias = -0.5 * jnp.sum(c * c, axis=-1)
+    # -inf marks a disabled code; an enabled one whose norm overflows has
+    # no finite score (NaN, ranked below every real score).
+    bias = jnp.where(bias == -jnp.inf, jnp.nan, bias)
   else:
     bias = jnp.zeros(codebook.shape[:-1], jnp.float32)
   if code_mask is not None:
@@ -92,8 +124,20 @@ def _normalize(v):
   return (v32 / jnp.maximum(norm, _COS_EPS)).astype(v.dtype)
 
 
+def _ranked(scores, bias):
+  """Scores as ranked: NaN (or -inf of an enabled code) becomes _NAN_RANK.
+
+  A disabled code (bias -inf) stays -inf.
+  """
+  floor = jnp.where(bias == -jnp.inf, -jnp.inf, _NAN_RANK)
+  return jnp.where(scores >= _NAN_RANK, scores, floor)
+
+
 def nearest_codes_reference(x, codebook, bias, *, k: int):
   """Top-k of x . c + bias per row, chunked over rows.
+
+  NaN scores are ranked, and returned, as _NAN_RANK (see the module
+  docstring).
 
   Args:
     x: [N, G, d].
@@ -110,7 +154,7 @@ def nearest_codes_reference(x, codebook, bias, *, k: int):
   def one_chunk(xc):  # [chunk, G, d]
     s = jnp.einsum("ngd,gkd->ngk", xc, codebook,
                    preferred_element_type=jnp.float32)
-    return jax.lax.top_k(s + bias[None], k)
+    return jax.lax.top_k(_ranked(s + bias[None], bias[None]), k)
 
   if chunk >= n:
     return one_chunk(x)
@@ -186,6 +230,7 @@ def _vq_nearest_fwd(x, codebook, code_mask, k, metric, implementation):
     scores = values / jnp.maximum(norm, _COS_EPS)
   else:
     scores = values
+  scores = jnp.where(values == _NAN_RANK, jnp.nan, scores)
   return (indices, scores), (x, codebook, code_mask, indices)
 
 
@@ -240,17 +285,14 @@ def vq_nearest(
 
   Returns:
     (indices int32 [..., k] or [..., G, k], scores float32 of the same shape).
-    Scores are differentiable with respect to x and codebook.
+    Scores are differentiable with respect to x and codebook. A NaN score
+    never beats a real one (see the module docstring): indices are in
+    [0, K), or -1 past the enabled codes.
   """
   groups = _validate(x, codebook, k, metric, code_mask)
-  batch_shape = x.shape[:-2] if groups else x.shape[:-1]
-  x3 = x.reshape(-1, max(groups, 1), x.shape[-1])
-  cb3 = codebook if groups else codebook[None]
-  mask = None
-  if code_mask is not None:
-    mask = code_mask if groups else code_mask[None]
+  x3, cb3, mask = _as_groups(x, codebook, code_mask, groups)
   indices, scores = _vq_nearest_core(x3, cb3, mask, k, metric, implementation)
-  out_shape = batch_shape + ((groups,) if groups else ()) + (k,)
+  out_shape = x.shape[:-1] + (k,)
   return indices.reshape(out_shape), scores.reshape(out_shape)
 
 
@@ -261,17 +303,17 @@ def vq_nearest_reference(x, codebook, *, k=1, metric="l2", code_mask=None):
   so use it for tests and small inputs only.
   """
   groups = _validate(x, codebook, k, metric, code_mask)
-  x3 = x.reshape(-1, max(groups, 1), x.shape[-1])
-  cb = codebook if groups else codebook[None]
-  mask = code_mask if (groups or code_mask is None) else code_mask[None]
+  x3, cb, mask = _as_groups(x, codebook, code_mask, groups)
   cb = _normalize(cb) if metric == "cos" else cb
-  values, indices = jax.lax.top_k(
+  bias = code_bias(cb, metric, mask)[None]
+  values, indices = jax.lax.top_k(_ranked(
       jnp.einsum("ngd,gkd->ngk", x3, cb, preferred_element_type=jnp.float32)
-      + code_bias(cb, metric, mask)[None], k)
+      + bias, bias), k)
   empty = jnp.isneginf(values)
   group = jnp.arange(cb.shape[0])[None, :, None]
   scores = _scores(x3, cb[group, indices], metric)
   scores = jnp.where(empty, jnp.inf if metric == "l2" else -jnp.inf, scores)
+  scores = jnp.where(values == _NAN_RANK, jnp.nan, scores)
   out_shape = x.shape[:-1] + (k,)
   return (jnp.where(empty, -1, indices).reshape(out_shape),
           scores.reshape(out_shape))

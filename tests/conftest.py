@@ -16,9 +16,13 @@ os.environ["XLA_FLAGS"] = (
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-_CACHE = os.environ.get(
-    "ZOO_TEST_COMPILE_CACHE",
-    str(pathlib.Path(__file__).resolve().parent.parent / ".jax_cache"),
+# One cache per xdist worker: JAX writes a cache entry in place, so a process
+# reading another's entry mid-write can crash on the torn executable.
+_CACHE = os.path.join(
+    os.environ.get(
+        "ZOO_TEST_COMPILE_CACHE",
+        str(pathlib.Path(__file__).resolve().parent.parent / ".jax_cache")),
+    os.environ.get("PYTEST_XDIST_WORKER", "main"),
 )
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)

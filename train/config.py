@@ -11,6 +11,7 @@ model.quantizer.codebook=ema`, and its fields are then set as usual.
 import dataclasses
 import importlib.util
 import json
+import math
 import pathlib
 import types
 import typing
@@ -32,6 +33,13 @@ class OptimConfig:
   warmup_steps: int = 0
   schedule: typing.Literal["constant", "cosine"] = "constant"
   grad_clip_norm: float = 0.0  # 0 disables clipping
+
+  def __post_init__(self):
+    for name in ("learning_rate", "weight_decay", "grad_clip_norm",
+                 "warmup_steps"):
+      value = getattr(self, name)
+      if not (math.isfinite(value) and value >= 0):
+        raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,14 +72,38 @@ class TrainConfig:
   # A training workdir whose latest params start this run (fine-tuning);
   # the optimizer starts fresh. Empty: random initialisation.
   init_from: str = ""
+  # Resuming, when the latest checkpoint is corrupt: take the newest intact
+  # one (and move the corrupt ones aside) instead of stopping.
+  restore_fallback: bool = False
+  # Resuming with other values of fields that change what is trained (the
+  # seed, data, optimizer: all but RESUME_FREE): allowed only when set, and
+  # then recorded as a "config_change" row in metrics.jsonl.
+  allow_config_change: bool = False
 
   def __post_init__(self):
+    try:
+      registry.get(self.system)
+    except KeyError as e:
+      raise ConfigError(e.args[0]) from None
     for name in ("steps", "log_every", "ckpt_every", "keep_checkpoints"):
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-    if self.data.batch_size < 1:
-      raise ConfigError(f"data.batch_size must be >= 1, got "
-                        f"{self.data.batch_size}")
+    if self.eval_every < 0:
+      raise ConfigError(f"eval_every must be >= 0, got {self.eval_every}")
+    if not 0 <= self.seed < 2**32:  # numpy and jax seeds are unsigned
+      raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
+    for name in ("batch_size", "eval_batch_size"):
+      if getattr(self.data, name) < 1:
+        raise ConfigError(f"data.{name} must be >= 1, got "
+                          f"{getattr(self.data, name)}")
+
+
+# Fields a resumed run may change freely: how long it runs, how often it
+# logs, saves and evaluates, where it runs and reads, and these policies.
+RESUME_FREE = ("steps", "log_every", "eval_every", "ckpt_every",
+               "keep_checkpoints", "mesh", "data.data_dir",
+               "data.eval_batch_size", "init_from", "restore_fallback",
+               "allow_config_change")
 
 
 def parse_arg(arg: str, **defaults) -> types.SimpleNamespace:
@@ -181,7 +213,12 @@ def _replace_leaf(obj, path: list[str], value: Any, full: str):
   try:
     return dataclasses.replace(obj, **{name: new})
   except (TypeError, ValueError) as e:
-    raise ConfigError(f"{full}: {e}") from None
+    message = str(e)
+    if message.startswith(f"{name} "):  # names the field: say where it is
+      message = full + message[len(name):]
+    elif not message.startswith(full):
+      message = f"{full}: {message}"
+    raise ConfigError(message) from None
 
 
 def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:

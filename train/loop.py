@@ -1,17 +1,22 @@
 """`run(cfg, workdir)`: one training run, start to finish (or resume).
 
-The sequence: mesh, data, model and task, sharded state, checkpoint
-(resume if present), jitted step with donated state, loop with progress bar,
-JSONL metrics and NaN guard, periodic and final evaluation, final save.
-Everything that can reject the input runs before anything is written.
+The sequence: config checks (the eval side's too), the workdir's history
+(read only: refusals, or a finished run's summary), data, model and task;
+then, holding the workdir's lock: sharded state (restored with its digests
+verified, or initialised), the run's files, jitted step with donated state,
+loop with progress bar, JSONL metrics and NaN guard, periodic and final
+evaluation, final save. Everything that can reject the input runs before
+anything is written; a finished run run again writes nothing and returns
+the same summary.
+
+Workdirs are `etils.epath` paths, so a URL (gs://bucket/run) is used like a
+local folder, except that it cannot be locked (`zoo.cache.held_alone`).
 """
 
 import contextlib
 import dataclasses
 import functools
 import json
-import os
-import pathlib
 import sys
 import time
 from collections.abc import Callable
@@ -19,19 +24,24 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+from etils import epath
 
 from train import config as config_lib
-from train import plots, tasks
+from train import metrics, plots, tasks
+from train import workdir as workdir_lib
 from train.data import pipeline
 from train.metrics import MetricsLog, atomic_write_text, progress_bar, summarize
 from train.state import TrainState, create_state, make_optimizer, train_step
-from zoo import registry, sharding
+from zoo import cache, registry, sharding
 from zoo.checkpoint import Checkpointer
-from zoo.errors import ConfigError
+from zoo.errors import CheckpointCorrupt, ConfigError
 
 # Shapes and dtypes of one prepared batch: enough to rebuild the model, so
 # `load` needs no dataset once a run has written it.
 INPUT_SPEC = "input_spec.json"
+METRICS = workdir_lib.METRICS
+# Held by the run training in a workdir; names it while held.
+LOCK = ".lock"
 
 
 @dataclasses.dataclass
@@ -52,13 +62,13 @@ class Run:
 
   def evaluate(self, state: TrainState, workdir=None) -> dict[str, float]:
     """The system's evaluators on the eval split (plots go to `workdir`)."""
-    metrics = {}
-    with self.scope():
+    results = {}
+    with self.scope(), plots.local_folder(workdir) as plot_dir:
       for evaluate in self.evaluators:
         batches = pipeline.eval_batches(self.cfg.data, self.task, self.mesh)
-        metrics.update(evaluate(self.model, self.variables(state), batches,
-                                workdir))
-    return metrics
+        results.update(evaluate(self.model, self.variables(state), batches,
+                                plot_dir))
+    return results
 
   @contextlib.contextmanager
   def scope(self):
@@ -99,90 +109,131 @@ def _resolve(ref: str, what: str):
     raise ConfigError(f"{what}: {e}") from None
 
 
-def _write_input_spec(workdir: pathlib.Path, batch: dict) -> None:
+def _write_input_spec(workdir: epath.Path, batch: dict) -> None:
   spec = {name: [list(a.shape), str(a.dtype)] for name, a in batch.items()}
   if jax.process_index() == 0:
     atomic_write_text(workdir / INPUT_SPEC, json.dumps(spec))
 
 
-def _read_input_spec(workdir: pathlib.Path) -> dict | None:
-  """Zero arrays shaped like a run's batch, or None if it wrote no spec."""
+def _read_input_spec(workdir: epath.Path) -> dict | None:
+  """Zero arrays shaped like a run's batch, or None if it wrote no spec (or
+  a damaged one: the data can tell again)."""
   path = workdir / INPUT_SPEC
   if not path.exists():
     return None
-  return {name: jax.numpy.zeros(shape, dtype)
-          for name, (shape, dtype) in json.loads(path.read_text()).items()}
+  try:
+    spec = json.loads(path.read_text())
+    return {name: jax.numpy.zeros(shape, dtype)
+            for name, (shape, dtype) in spec.items()}
+  except (ValueError, TypeError):
+    return None
 
 
-def _prepare_workdir(workdir: pathlib.Path, cfg) -> dict:
-  if workdir.exists() and not workdir.is_dir():
-    raise ConfigError(f"workdir {workdir} exists and is not a directory")
-  cfg_dict = config_lib.to_dict(cfg)
+def _say(message: str) -> None:
   if jax.process_index() == 0:
-    workdir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(workdir / "config.json", config_lib.to_json(cfg))
-  return cfg_dict
+    print(message, file=sys.stderr)
 
 
-def run(cfg: config_lib.TrainConfig, workdir: str | pathlib.Path,
+def run(cfg: config_lib.TrainConfig, workdir: epath.PathLike,
         devices=None) -> dict[str, Any]:
   """Trains `cfg` in `workdir`, resuming from its latest checkpoint.
 
   Args:
     cfg: the run's config.
-    workdir: where checkpoints, metrics and plots go.
+    workdir: where checkpoints, metrics and plots go (a path or a URL).
     devices: the devices to build the mesh from (default: all).
 
   Returns:
     The final summary: system, step, last train metrics and eval metrics.
   """
-  workdir = pathlib.Path(workdir)
+  workdir = epath.Path(workdir)
   mesh = sharding.make_mesh(cfg.mesh, devices)
+  pipeline.check_batch_sizes(cfg.data, mesh)
+  cfg_dict = config_lib.to_dict(cfg)
+  history = workdir_lib.read_history(workdir, cfg, cfg_dict)
+  if history.summary is not None:
+    _say(f"{workdir} finished at step {history.step} already; nothing to do")
+    return history.summary
+  cache.check_writable(workdir)
   task = config_lib.task_of(cfg)
   batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
+  pipeline.check_eval_data(cfg.data, task)
   with jax.set_mesh(mesh):
     first = batches[0]
   run_, init = prepare(cfg, mesh, first)
+  # Other processes of a multi-host run write the same workdir with it.
+  lock = (cache.held_alone(workdir / LOCK, f"workdir {workdir}")
+          if jax.process_index() == 0 else contextlib.nullcontext())
+  with lock:
+    # Again: another run may have written here since the first look.
+    history = workdir_lib.read_history(workdir, cfg, cfg_dict)
+    if history.summary is not None:
+      return history.summary
+    return _train(run_, init, batches, first, workdir, cfg_dict, history)
 
-  cfg_dict = _prepare_workdir(workdir, cfg)
-  _write_input_spec(workdir, first)
+
+def _train(run_: Run, init, batches, first, workdir: epath.Path,
+           cfg_dict: dict, history: workdir_lib.History) -> dict[str, Any]:
+  cfg, task = run_.cfg, run_.task
   ckpt = Checkpointer(workdir / "checkpoints", keep=cfg.keep_checkpoints)
-  start = 0
-  if ckpt.latest_step() is not None:
-    start, state = ckpt.restore(run_.abstract, expected_config=cfg_dict)
-    if jax.process_index() == 0:
-      print(f"resuming from step {start}", file=sys.stderr)
-  else:
-    with run_.scope():
-      state = init()
-    if cfg.init_from:
-      state = _init_params_from(cfg.init_from, state, run_)
-  log = MetricsLog(workdir / "metrics.jsonl", resume_step=start)
-
-  step_fn = jax.jit(
-      functools.partial(train_step, model=run_.model, tx=run_.tx,
-                        loss_fn=task.loss, cfg=cfg),
-      in_shardings=(run_.shardings,
-                    {k: v.sharding for k, v in first.items()}),
-      out_shardings=(run_.shardings, sharding.replicated(mesh)),
-      donate_argnums=0)
-
   try:
+    start, state = _restore_or_init(ckpt, run_, init, cfg_dict)
+    if jax.process_index() == 0:
+      workdir.mkdir(parents=True, exist_ok=True)
+      atomic_write_text(workdir / "config.json", config_lib.to_json(cfg))
+    _write_input_spec(workdir, first)
+    log = MetricsLog(workdir / METRICS, resume_step=start)
+    if history.changes:
+      log.write(start, "config_change",
+                {"changes": {k: list(v) for k, v in history.changes.items()}})
+      _say(f"allow_config_change: from step {start} on, "
+           + ", ".join(f"{k} = {b}" for k, (_, b) in history.changes.items()))
+    step_fn = jax.jit(
+        functools.partial(train_step, model=run_.model, tx=run_.tx,
+                          loss_fn=task.loss, cfg=cfg),
+        in_shardings=(run_.shardings,
+                      {k: v.sharding for k, v in first.items()}),
+        out_shardings=(run_.shardings, sharding.replicated(run_.mesh)),
+        donate_argnums=0)
     with progress_bar(cfg.steps, start) as bar, run_.scope():
       state, last = _train_steps(run_, state, step_fn, batches, start, ckpt,
                                  cfg_dict, log, bar)
     ckpt.wait()
+    # Resumed at the last step (its final evaluation had not finished).
+    last = last or metrics.find_row(log.rows, cfg.steps, "train") or {}
     final = run_.evaluate(state,
                           workdir if jax.process_index() == 0 else None)
     log.write(cfg.steps, "eval", final)
     if jax.process_index() == 0:
       atomic_write_text(workdir / "eval.json", json.dumps(final, indent=2))
-      plots.loss_curves(workdir / "metrics.jsonl",
-                        workdir / "loss_curves.png")
+      plots.loss_curves(workdir / METRICS, workdir / "loss_curves.png")
   finally:
     ckpt.close()  # also on errors: never leave a save half-way
-  return {"system": cfg.system, "step": cfg.steps, "workdir": str(workdir),
-          **{f"train_{k}": v for k, v in last.items()}, **final}
+  return metrics.run_summary(cfg.system, cfg.steps, workdir, last, final)
+
+
+def _restore_or_init(ckpt: Checkpointer, run_: Run, init, cfg_dict: dict
+                     ) -> tuple[int, TrainState]:
+  """(step, state): the latest intact checkpoint's, or a fresh start."""
+  cfg = run_.cfg
+  if ckpt.latest_step() is None:
+    with run_.scope():
+      state = init()
+    if cfg.init_from:
+      state = _init_params_from(cfg.init_from, state, run_)
+    return 0, state
+  try:
+    start, state = ckpt.restore(run_.abstract, expected_config=cfg_dict,
+                                fallback=cfg.restore_fallback)
+  except CheckpointCorrupt as e:
+    if cfg.restore_fallback:
+      raise
+    raise workdir_lib.suggest_fallback(e) from None
+  for step in ckpt.all_steps():
+    if step > start:  # corrupt: out of the way of this run's saves
+      _say(f"moved corrupt checkpoint step {step} to {ckpt.set_aside(step)}")
+  _say(f"resuming from step {start}")
+  return start, state
 
 
 def _init_params_from(workdir: str, state: TrainState, run_: Run
@@ -209,8 +260,8 @@ def _train_steps(run_: Run, state, step_fn, batches, start, ckpt, cfg_dict,
   local_batches = batches.prefetched(start, cfg.steps)
   for step in range(start, cfg.steps):
     batch = batches.to_global(next(local_batches))
-    state, metrics = step_fn(state, batch)
-    pending.append(metrics)
+    state, step_metrics = step_fn(state, batch)
+    pending.append(step_metrics)
     if len(pending) > _MAX_IN_FLIGHT:
       # Bound how far the host runs ahead of the devices (memory, and
       # XLA:CPU's in-process collectives, which can stall with hundreds of
@@ -233,7 +284,7 @@ def _train_steps(run_: Run, state, step_fn, batches, start, ckpt, cfg_dict,
   return state, last
 
 
-def load(workdir: str | pathlib.Path, step: int | None = None, *,
+def load(workdir: epath.PathLike, step: int | None = None, *,
          mesh: sharding.MeshConfig = sharding.MeshConfig(), devices=None
          ) -> tuple[Run, TrainState, int]:
   """Restores a trained run from its workdir onto any mesh.
@@ -252,24 +303,26 @@ def load(workdir: str | pathlib.Path, step: int | None = None, *,
   Returns:
     (run, state, step).
   """
-  workdir = pathlib.Path(workdir)
+  workdir = epath.Path(workdir)
   ckpt_dir = workdir / "checkpoints"
   if not ckpt_dir.is_dir():
     raise ConfigError(f"{workdir} holds no checkpoints (no {ckpt_dir})")
   ckpt = Checkpointer(ckpt_dir, read_only=True)
-  saved = ckpt.read_config(step)
-  cfg = config_lib.from_dict(saved)
-  cfg = dataclasses.replace(cfg, mesh=mesh)
-  mesh = sharding.make_mesh(mesh, devices)
-  first = _read_input_spec(workdir)
-  if first is None:
-    task = config_lib.task_of(cfg)
-    batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
-    with jax.set_mesh(mesh):
-      first = batches[0]
-    if os.access(workdir, os.W_OK):
-      _write_input_spec(workdir, first)
-  run_, _ = prepare(cfg, mesh, first)
-  step, state = ckpt.restore(run_.abstract, expected_config=saved, step=step)
-  ckpt.close()
+  try:
+    saved = ckpt.read_config(step)
+    cfg = dataclasses.replace(config_lib.from_dict(saved), mesh=mesh)
+    mesh = sharding.make_mesh(mesh, devices)
+    first = _read_input_spec(workdir)
+    if first is None:
+      task = config_lib.task_of(cfg)
+      batches = pipeline.TrainBatches(cfg.data, task, mesh, cfg.seed)
+      with jax.set_mesh(mesh):
+        first = batches[0]
+      with contextlib.suppress(OSError):  # a read-only workdir: no spec
+        _write_input_spec(workdir, first)
+    run_, _ = prepare(cfg, mesh, first)
+    step, state = ckpt.restore(run_.abstract, expected_config=saved,
+                               step=step)
+  finally:
+    ckpt.close()
   return run_, state, step

@@ -7,7 +7,9 @@
 
 Progress goes to stderr; the last line on stdout is one JSON object with the
 final metrics. Errors in the input print one line and exit with status 2,
-before anything is written.
+before anything is written. The same command again resumes the run, or for
+a finished run prints the same summary and writes nothing (README.md, "When
+things go wrong": locks, config changes, corrupt checkpoints).
 """
 
 import argparse

@@ -1,22 +1,51 @@
 """PNG plots written into a workdir (matplotlib, no display needed): what a
 training run draws (loss curves, its evaluators' figures) and what the
-reports beside it reuse."""
+reports beside it reuse. Paths may be local or URLs (`etils.epath`)."""
 
-import json
+import contextlib
+import io
 import pathlib
+import tempfile
 
 import matplotlib
+from etils import epath
 
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 
+from train import metrics  # noqa: E402
+from zoo import cache  # noqa: E402
 
-def _save(fig, path: pathlib.Path) -> pathlib.Path:
+
+@contextlib.contextmanager
+def local_folder(workdir):
+  """A local folder for plots headed to `workdir`: `workdir` itself, or for
+  a URL a temporary folder whose files are then copied there.
+
+  Evaluators write their plots with local file APIs (pathlib), which would
+  turn gs://bucket/run into a local folder gs:/bucket/run.
+  """
+  if workdir is None or cache.is_local(workdir):
+    yield workdir
+    return
+  with tempfile.TemporaryDirectory() as tmp:
+    yield pathlib.Path(tmp)
+    for path in pathlib.Path(tmp).rglob("*"):
+      if path.is_file():
+        target = epath.Path(workdir) / str(path.relative_to(tmp))
+        metrics.atomic_write_bytes(target, path.read_bytes())
+
+
+def _save(fig, path: epath.PathLike) -> epath.Path:
+  """Writes `fig` as a PNG, atomically: a killed run leaves no torn file."""
+  path = epath.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  png = io.BytesIO()
+  fig.savefig(png, format="png", dpi=110)
   plt.close(fig)
+  metrics.atomic_write_bytes(path, png.getvalue())
   return path
 
 
@@ -33,7 +62,7 @@ def image_pairs(originals, reconstructions, path, *, title: str):
   axes[0, 0].set_ylabel("input")
   axes[1, 0].set_ylabel("decoded")
   fig.suptitle(title)
-  return _save(fig, pathlib.Path(path))
+  return _save(fig, path)
 
 
 def code_usage(counts, path, *, title: str):
@@ -45,14 +74,13 @@ def code_usage(counts, path, *, title: str):
   ax.set_ylabel("assignments")
   used = int((counts > 0).sum())
   ax.set_title(f"{title}: {used}/{len(counts)} codes used")
-  return _save(fig, pathlib.Path(path))
+  return _save(fig, path)
 
 
 def loss_curves(metrics_file, path, *, keys=None):
   """Curves of the numeric train metrics logged in metrics.jsonl."""
-  rows = [json.loads(line) for line in pathlib.Path(metrics_file).open()
-          if line.strip()]
-  rows = [r for r in rows if r.get("split") == "train"]
+  rows = [r for r in metrics.read_rows(metrics_file)
+          if r.get("split") == "train"]
   if not rows:
     return None
   keys = keys or sorted(k for k in rows[-1]
@@ -68,7 +96,7 @@ def loss_curves(metrics_file, path, *, keys=None):
     ax.set_xlabel("step")
     if key in ("loss", "recon_mse", "vq_loss") and np.all(values > 0):
       ax.set_yscale("log")
-  return _save(fig, pathlib.Path(path))
+  return _save(fig, path)
 
 
 def curves(series, path, *, title: str, xlabel: str, ylabel: str,
@@ -84,7 +112,7 @@ def curves(series, path, *, title: str, xlabel: str, ylabel: str,
   ax.set_title(title, fontsize=9)
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
-  return _save(fig, pathlib.Path(path))
+  return _save(fig, path)
 
 
 def recall_at_k(curves_by_name, path, *, title: str):

@@ -17,5 +17,15 @@ class CheckpointError(ZooError):
   """A checkpoint is corrupt or does not match the model being restored."""
 
 
+class CheckpointCorrupt(CheckpointError):
+  """A checkpoint's files are damaged: unreadable, or its arrays differ from
+  the digests recorded when it was saved."""
+
+
+class WorkdirError(ZooError):
+  """A workdir cannot be used: another run holds it, it is not a writable
+  directory, or its files are damaged."""
+
+
 class TrainingDiverged(ZooError):
   """The loss or a metric became NaN or infinite."""

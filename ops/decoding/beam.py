@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 from jax import numpy as jnp
 
-from ops.decoding import PAD, check_prompt
+from ops.decoding import PAD, check_prompt, prefill
 from ops.vocab import vocab_reduce
 
 
@@ -166,14 +166,16 @@ def finalize(beams: Beams, max_new_tokens: int, length_penalty: float,
 StepFn = Callable[[Beams, jax.Array, jax.Array], tuple[Beams, jax.Array]]
 
 
-def run_search(lm, prompt, max_new_tokens: int, num_groups: int,
-               group_size: int, step_fn: StepFn,
+def run_search(name: str, lm, prompt, prompt_lengths, max_new_tokens: int,
+               num_groups: int, group_size: int, step_fn: StepFn,
                length_penalty: float) -> BeamResult:
   """Prefill once, copy the cache to every beam, then `max_new_tokens` steps.
 
   Args:
+    name: the decoder, for errors.
     lm: the model (see `ops.decoding`).
-    prompt: [N, P] int token ids.
+    prompt: [N, P] int token ids, left-padded if prompt_lengths is given.
+    prompt_lengths: None or [N] int, each row's prompt length.
     max_new_tokens: T, the fixed number of steps.
     num_groups: G.
     group_size: W, beams per group.
@@ -187,10 +189,9 @@ def run_search(lm, prompt, max_new_tokens: int, num_groups: int,
   n, p = prompt.shape
   beams_per_prompt = num_groups * group_size
   shape = (n, num_groups, group_size, lm.vocab_size)
-  cache = lm.init_cache(n, p + max_new_tokens)
-  logits, cache = lm.extend(prompt, cache)
-  cache = cache.take(jnp.repeat(jnp.arange(n), beams_per_prompt))
-  logits = jnp.broadcast_to(logits[:, -1, None, None, :], shape)
+  prefilled = prefill(name, lm, prompt, prompt_lengths, p + max_new_tokens)
+  cache = prefilled.cache.take(jnp.repeat(jnp.arange(n), beams_per_prompt))
+  logits = jnp.broadcast_to(prefilled.next_logits[:, None, None, :], shape)
   beams = initial_beams(n, num_groups, group_size, max_new_tokens)
   # Row of (prompt, group, beam 0) in the flat cache batch.
   group_row = (jnp.arange(n)[:, None, None] * beams_per_prompt
@@ -211,9 +212,10 @@ def run_search(lm, prompt, max_new_tokens: int, num_groups: int,
 
 
 def validate(name: str, lm, prompt, max_new_tokens: int, num_beams: int,
-             eos_id: int | None):
+             eos_id: int | None, prompt_lengths):
   """Checks the arguments every beam search shares."""
-  check_prompt(name, prompt, max_new_tokens)
+  check_prompt(name, prompt, max_new_tokens, vocab_size=lm.vocab_size,
+               prompt_lengths=prompt_lengths)
   if num_beams < 1:
     raise ValueError(f"{name}: num_beams must be >= 1, got {num_beams}")
   if eos_id is not None and not 0 <= eos_id < lm.vocab_size:
@@ -230,27 +232,39 @@ def _beam_step(beams, logits, step, *, eos_id, length_penalty):
                 eos_id=eos_id, length_penalty=length_penalty)
 
 
-@functools.partial(jax.jit, static_argnames=(
-    "max_new_tokens", "num_beams", "length_penalty", "eos_id"))
 def beam_search(lm, prompt, max_new_tokens: int, *, num_beams: int,
-                length_penalty: float = 1.0,
-                eos_id: int | None = None) -> BeamResult:
+                length_penalty: float = 1.0, eos_id: int | None = None,
+                prompt_lengths=None) -> BeamResult:
   """Beam search of width `num_beams` for `max_new_tokens` steps.
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  one jitted loop runs.
 
   Args:
     lm: the model (see `ops.decoding`).
-    prompt: [N, P] int token ids.
+    prompt: [N, P] int token ids, left-padded if prompt_lengths is given.
     max_new_tokens: T.
     num_beams: W.
     length_penalty: hypotheses rank by log-prob / length ** length_penalty
       (0: raw log-prob; 1: per-token mean). Only EOS makes lengths differ.
     eos_id: the token that finishes a hypothesis; None: fixed length T.
+    prompt_lengths: optional [N] int, each row's prompt length.
 
   Returns:
     BeamResult with tokens [N, W, T], best first.
   """
-  validate("beam_search", lm, prompt, max_new_tokens, num_beams, eos_id)
+  validate("beam_search", lm, prompt, max_new_tokens, num_beams, eos_id,
+           prompt_lengths)
+  return _beam_search(lm, prompt, prompt_lengths, max_new_tokens=max_new_tokens,
+                      num_beams=num_beams, length_penalty=length_penalty,
+                      eos_id=eos_id)
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "max_new_tokens", "num_beams", "length_penalty", "eos_id"))
+def _beam_search(lm, prompt, prompt_lengths, *, max_new_tokens, num_beams,
+                 length_penalty, eos_id):
   step_fn = functools.partial(_beam_step, eos_id=eos_id,
                               length_penalty=length_penalty)
-  return run_search(lm, prompt, max_new_tokens, 1, num_beams, step_fn,
-                    length_penalty)
+  return run_search("beam_search", lm, prompt, prompt_lengths,
+                    max_new_tokens, 1, num_beams, step_fn, length_penalty)

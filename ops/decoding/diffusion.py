@@ -35,6 +35,11 @@ one) predicts EOS, every masked position after the most confident such one
 does. Truncated positions cost no steps. It needs the predictions after
 the block too: the step predicts the whole answer region (the cached
 block-causal window then runs to the end of the canvas).
+
+Left-padded prompts of different lengths (`prompt_lengths`) keep the canvas
+layout: no query sees a row's padding, the row's positions start at its
+first prompt token, and the cached path drops the padding from the cache
+after the first window (`cache.commit`), so later windows never see it.
 """
 
 import functools
@@ -43,7 +48,7 @@ from typing import Literal, NamedTuple
 import jax
 from jax import numpy as jnp
 
-from ops.decoding import EOS_ID, MASK_ID
+from ops.decoding import EOS_ID, MASK_ID, check_prompt, lengths_of, new_cache
 from ops.decoding.unmask import UnmaskRule, select
 from ops.vocab import vocab_reduce
 
@@ -143,13 +148,12 @@ def _truncate_after_eot(gen, lo, write, transfer, tokens, confidence,
 
 
 def _validate(model, prompt, gen_len, block_len, rule, temperature, key,
-              learned_filter, reference, cached):
-  if prompt.ndim != 2 or not jnp.issubdtype(prompt.dtype, jnp.integer):
-    raise ValueError(f"generate: prompt must be int [B, P], got "
-                     f"{prompt.dtype}{list(prompt.shape)}")
+              learned_filter, reference, cached, prompt_lengths):
   if gen_len < 1 or block_len < 1 or gen_len % block_len:
     raise ValueError(f"generate: gen_len={gen_len} must be a positive "
                      f"multiple of block_len={block_len}")
+  check_prompt("generate", prompt, gen_len, vocab_size=model.vocab_size,
+               prompt_lengths=prompt_lengths)
   if (temperature > 0 or rule.kind == "random") and key is None:
     raise ValueError("generate: sampling (temperature > 0) and kind "
                      "'random' need a key")
@@ -164,22 +168,23 @@ def _validate(model, prompt, gen_len, block_len, rule, temperature, key,
     raise ValueError("generate: cached=True needs a model with extend()")
 
 
-@functools.partial(jax.jit, static_argnames=(
-    "gen_len", "block_len", "rule", "attention", "cached", "temperature",
-    "eot_truncation", "record", "mask_id", "eos_id"))
 def generate(model, prompt, *, gen_len: int, block_len: int,
              rule: UnmaskRule, attention: Attention = "bidirectional",
              cached: bool = False, temperature: float = 0.0, key=None,
              learned_filter=None, reference=None,
              eot_truncation: bool = False, record: bool = False,
-             mask_id: int = MASK_ID, eos_id: int = EOS_ID
-             ) -> DiffusionOutput:
+             mask_id: int = MASK_ID, eos_id: int = EOS_ID,
+             prompt_lengths=None) -> DiffusionOutput:
   """Decodes `gen_len` tokens after `prompt`; see the module docstring.
 
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  one jitted loop runs.
+
   Args:
-    model: the denoiser (`model(tokens, qq_mask=...)`, and `init_cache` /
-      `extend` when cached).
-    prompt: [B, P] int token ids, never changed.
+    model: the denoiser (`vocab_size`, `model(tokens, positions=...,
+      qq_mask=...)`, and `init_cache` / `extend` when cached).
+    prompt: [B, P] int token ids, never changed; left-padded if
+      prompt_lengths is given.
     gen_len: G, a multiple of block_len.
     block_len: N, positions per block.
     rule: the selection rule.
@@ -195,13 +200,31 @@ def generate(model, prompt, *, gen_len: int, block_len: int,
     eot_truncation: Learn2PD's end-of-text prediction.
     record: also return the per-step Trace.
     mask_id, eos_id: the mask and end-of-text token ids.
+    prompt_lengths: optional [B] int, each row's prompt length: the model
+      sees row b as its prompt alone (positions from 0, padding masked).
+      At temperature 0 with a deterministic rule each row decodes as it
+      would alone; random draws depend on the batch's step count.
 
   Returns:
     DiffusionOutput.
   """
   prompt = jnp.asarray(prompt)
   _validate(model, prompt, gen_len, block_len, rule, temperature, key,
-            learned_filter, reference, cached)
+            learned_filter, reference, cached, prompt_lengths)
+  return _generate(
+      model, prompt, gen_len=gen_len, block_len=block_len, rule=rule,
+      attention=attention, cached=cached, temperature=temperature, key=key,
+      learned_filter=learned_filter, reference=reference,
+      eot_truncation=eot_truncation, record=record, mask_id=mask_id,
+      eos_id=eos_id, prompt_lengths=prompt_lengths)
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "gen_len", "block_len", "rule", "attention", "cached", "temperature",
+    "eot_truncation", "record", "mask_id", "eos_id"))
+def _generate(model, prompt, *, gen_len, block_len, rule, attention, cached,
+              temperature, key, learned_filter, reference, eot_truncation,
+              record, mask_id, eos_id, prompt_lengths):
   key = jax.random.key(0) if key is None else key
   b, p = prompt.shape
   length = p + gen_len
@@ -209,7 +232,12 @@ def generate(model, prompt, *, gen_len: int, block_len: int,
   canvas = jnp.concatenate(
       [prompt.astype(jnp.int32), jnp.full((b, gen_len), mask_id, jnp.int32)],
       axis=1)
-  cache = model.init_cache(b, length) if cached else None
+  ragged = prompt_lengths is not None
+  # Row b's canvas starts with `pad[b]` padding slots; canvas index c is
+  # the row's own position c - pad[b], and its cache slot when cached.
+  pad = p - lengths_of(prompt, prompt_lengths)
+  real = jnp.arange(length) >= pad[:, None]  # [B, L]
+  cache = new_cache("generate", model, b, length, p) if cached else None
   trace = None
   if record:
     shape = (gen_len, b, block_len)
@@ -227,13 +255,27 @@ def generate(model, prompt, *, gen_len: int, block_len: int,
     """Logits [B, W, V] of canvas positions [first, first + W), first
     (a static int), and the updated cache."""
     if not cached:
-      return model(canvas, qq_mask=mask), 0, cache
+      if not ragged:
+        return model(canvas, qq_mask=mask), 0, cache
+      positions = jnp.arange(length) - pad[:, None]
+      return (model(canvas, positions=positions,
+                    qq_mask=mask & real[:, None, :]), 0, cache)
     end = (lo + block_len if attention == "block_causal"
            and not eot_truncation else length)
-    cache = cache.replace(length=jnp.full((b,), start, jnp.int32))
-    logits, cache = model.extend(canvas[:, start:end], cache,
-                                 qq_mask=mask[start:end, start:end])
-    return logits, start, cache
+    if not (ragged and start == 0):
+      cache = cache.replace(length=start - pad)
+      logits, cache = model.extend(canvas[:, start:end], cache,
+                                   qq_mask=mask[start:end, start:end])
+      return logits, start, cache
+    # The first window holds the padding: it is masked, and then dropped
+    # from the cache, each row's slots moving left by its pad.
+    logits, cache = model.extend(
+        canvas[:, :end], cache.replace(length=jnp.zeros((b,), jnp.int32)),
+        positions=jnp.arange(end) - pad[:, None],
+        qq_mask=mask[:end, :end] & real[:, None, :end])
+    keep = jnp.minimum(pad[:, None] + jnp.arange(end), length - 1)
+    return logits, 0, cache.commit(jnp.zeros((b,), jnp.int32), keep,
+                                   end - pad)
 
   def step(state, start, lo):
     canvas, cache, nfe, count, trace = state

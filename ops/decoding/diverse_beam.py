@@ -50,39 +50,55 @@ def _diverse_step(beams: beam.Beams, logits, step, *, diversity_penalty,
   return stacked, jnp.stack(parents, axis=1)
 
 
-@functools.partial(jax.jit, static_argnames=(
-    "max_new_tokens", "num_beams", "num_groups", "diversity_penalty",
-    "length_penalty", "eos_id"))
 def diverse_beam_search(lm, prompt, max_new_tokens: int, *, num_beams: int,
                         num_groups: int, diversity_penalty: float,
                         length_penalty: float = 1.0,
-                        eos_id: int | None = None) -> beam.BeamResult:
+                        eos_id: int | None = None,
+                        prompt_lengths=None) -> beam.BeamResult:
   """Diverse beam search; one batched forward over all beams per step.
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  one jitted loop runs.
 
   Args:
     lm: the model (see `ops.decoding`).
-    prompt: [N, P] int token ids.
+    prompt: [N, P] int token ids, left-padded if prompt_lengths is given.
     max_new_tokens: T.
     num_beams: B, all beams; a multiple of num_groups.
     num_groups: G.
     diversity_penalty: lambda >= 0, the Hamming diversity weight.
     length_penalty: see `beam_search`.
     eos_id: see `beam_search`.
+    prompt_lengths: optional [N] int, each row's prompt length.
 
   Returns:
     BeamResult with tokens [N, B, T]: group after group, best first within
     a group; `scores` include the diversity penalties, `log_probs` do not.
   """
   beam.validate("diverse_beam_search", lm, prompt, max_new_tokens, num_beams,
-                eos_id)
+                eos_id, prompt_lengths)
   if num_groups < 1 or num_beams % num_groups:
     raise ValueError(f"diverse_beam_search: num_groups must be >= 1 and "
                      f"divide num_beams={num_beams}, got {num_groups}")
   if diversity_penalty < 0:
     raise ValueError(f"diverse_beam_search: diversity_penalty must be >= 0, "
                      f"got {diversity_penalty}")
+  return _diverse_beam_search(
+      lm, prompt, prompt_lengths, max_new_tokens=max_new_tokens,
+      num_beams=num_beams, num_groups=num_groups,
+      diversity_penalty=diversity_penalty, length_penalty=length_penalty,
+      eos_id=eos_id)
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "max_new_tokens", "num_beams", "num_groups", "diversity_penalty",
+    "length_penalty", "eos_id"))
+def _diverse_beam_search(lm, prompt, prompt_lengths, *, max_new_tokens,
+                         num_beams, num_groups, diversity_penalty,
+                         length_penalty, eos_id):
   step_fn = functools.partial(_diverse_step,
                               diversity_penalty=diversity_penalty,
                               eos_id=eos_id, length_penalty=length_penalty)
-  return beam.run_search(lm, prompt, max_new_tokens, num_groups,
-                         num_beams // num_groups, step_fn, length_penalty)
+  return beam.run_search("diverse_beam_search", lm, prompt, prompt_lengths,
+                         max_new_tokens, num_groups, num_beams // num_groups,
+                         step_fn, length_penalty)

@@ -18,7 +18,9 @@ Two forward calls in all, against about L for greedy decoding.
 Prompts of different lengths share one compilation: they are right-padded
 to a common length P, and the cache length is reset to each prompt's own
 length after the prefill (the causal prefill never lets a real token see a
-pad, and the rows overwrite the pad slots).
+pad, and the rows overwrite the pad slots). Right padding with `prompt_len`
+is this scorer's own convention; the generators of `ops.decoding` take
+left-padded prompts and `prompt_lengths`.
 """
 
 import functools
@@ -27,6 +29,7 @@ from typing import NamedTuple
 import jax
 from jax import numpy as jnp
 
+from ops.decoding import check_prompt, new_cache
 from ops.vocab import vocab_reduce
 
 
@@ -39,25 +42,32 @@ class Span(NamedTuple):
   score: jax.Array
 
 
-def _prefill(lm, prompt, prompt_len, new_tokens: int):
-  """Right-padded prompts [B, P] -> (next-token logits [B, V], cache)."""
+def _check(name, lm, prompt, prompt_len, new_tokens: int):
+  """The shared prompt check (`ops.decoding.check_prompt`), right-padded."""
   if prompt.ndim != 2 or prompt_len.shape != prompt.shape[:1]:
-    raise ValueError(f"prompt must be [B, P] and prompt_len [B], got shapes "
-                     f"{prompt.shape} and {prompt_len.shape}")
+    raise ValueError(f"{name}: prompt must be [B, P] and prompt_len [B], got "
+                     f"shapes {prompt.shape} and {prompt_len.shape}")
+  check_prompt(name, prompt, new_tokens, vocab_size=lm.vocab_size,
+               prompt_lengths=prompt_len, right_padded=True)
+
+
+def _prefill(name, lm, prompt, prompt_len, new_tokens: int):
+  """Right-padded prompts [B, P] -> (next-token logits [B, V], cache)."""
   b, p = prompt.shape
-  cache = lm.init_cache(b, p + new_tokens)
+  cache = new_cache(name, lm, b, p + new_tokens, p)
   logits, cache = lm.extend(prompt, cache)
   cache = cache.replace(length=prompt_len.astype(jnp.int32))
   last = jnp.take_along_axis(logits, (prompt_len - 1)[:, None, None], axis=1)
   return last[:, 0], cache
 
 
-@functools.partial(jax.jit, static_argnames=(
-    "max_passage_len", "max_answer_len", "stop_id"))
 def span_scores(lm, prompt, prompt_len, passage_start, passage_len, *,
                 max_passage_len: int, max_answer_len: int,
                 stop_id: int) -> jax.Array:
   """S(i, c) of every passage span; see the module docstring.
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  the jitted scorer runs.
 
   Args:
     lm: the model (see `ops.decoding`).
@@ -83,7 +93,19 @@ def span_scores(lm, prompt, prompt_len, passage_start, passage_len, *,
     raise ValueError(f"span_scores: passage_start and passage_len must be "
                      f"[B={b}], got {passage_start.shape} and "
                      f"{passage_len.shape}")
-  first, cache = _prefill(lm, prompt, prompt_len, length)
+  _check("span_scores", lm, prompt, prompt_len, length)
+  return _span_scores(lm, prompt, prompt_len, passage_start, passage_len,
+                      max_passage_len=n, max_answer_len=length,
+                      stop_id=stop_id)
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "max_passage_len", "max_answer_len", "stop_id"))
+def _span_scores(lm, prompt, prompt_len, passage_start, passage_len, *,
+                 max_passage_len, max_answer_len, stop_id):
+  b = prompt.shape[0]
+  n, length = max_passage_len, max_answer_len
+  first, cache = _prefill("span_scores", lm, prompt, prompt_len, length)
   offset = jnp.arange(n)[:, None] + jnp.arange(length)  # [N, L]
   inside = offset < passage_len[:, None, None]  # [B, N, L]
   at = passage_start[:, None, None] + jnp.minimum(
@@ -120,10 +142,12 @@ def best_span(scores, *, length_normalized: bool = False) -> Span:
               jnp.take_along_axis(flat, best[:, None], 1)[:, 0])
 
 
-@functools.partial(jax.jit, static_argnames=("max_answer_len", "stop_id"))
 def greedy_answer(lm, prompt, prompt_len, *, max_answer_len: int,
                   stop_id: int):
   """Greedy decoding after right-padded prompts, the comparison baseline.
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  one jitted loop runs.
 
   Args:
     lm: the model.
@@ -137,8 +161,15 @@ def greedy_answer(lm, prompt, prompt_len, *, max_answer_len: int,
     ([B, L + 1] int32 greedy tokens, [B] int32 answer length: the index of
     the first stop, or L + 1 if there is none).
   """
+  _check("greedy_answer", lm, prompt, prompt_len, max_answer_len + 1)
+  return _greedy_answer(lm, prompt, prompt_len,
+                        max_answer_len=max_answer_len, stop_id=stop_id)
+
+
+@functools.partial(jax.jit, static_argnames=("max_answer_len", "stop_id"))
+def _greedy_answer(lm, prompt, prompt_len, *, max_answer_len, stop_id):
   steps = max_answer_len + 1
-  logits, cache = _prefill(lm, prompt, prompt_len, steps)
+  logits, cache = _prefill("greedy_answer", lm, prompt, prompt_len, steps)
   tokens = jnp.zeros((prompt.shape[0], steps), jnp.int32)
   tokens = tokens.at[:, 0].set(jnp.argmax(logits, -1).astype(jnp.int32))
 

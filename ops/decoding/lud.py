@@ -31,7 +31,7 @@ import jax
 from jax import numpy as jnp
 
 from ops.attention import write_rows
-from ops.decoding import check_prompt
+from ops.decoding import check_prompt, left_align, lengths_of, new_cache
 from ops.vocab import vocab_reduce
 
 
@@ -107,47 +107,59 @@ def _decide(logits, last_real, lookahead: int, beta):
   return stats.argmax, accept_lookahead(stats.argmax, stats.confidence, beta)
 
 
-def _validate(prompt, max_new_tokens, lookahead):
-  check_prompt("lookahead_generate", prompt, max_new_tokens)
-  if lookahead < 0:
-    raise ValueError(f"lookahead_generate: lookahead must be >= 0, got "
-                     f"{lookahead}")
-
-
-@functools.partial(jax.jit, static_argnames=("max_new_tokens", "lookahead"))
 def lookahead_generate(lm, prompt, max_new_tokens: int, *, placeholder,
-                       lookahead: int = 4, beta=0.9) -> LookaheadGeneration:
+                       lookahead: int = 4, beta=0.9,
+                       prompt_lengths=None) -> LookaheadGeneration:
   """Decodes `max_new_tokens` tokens after `prompt` with look-ahead steps.
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  one jitted loop runs.
 
   Args:
     lm: the model (see `ops.decoding`).
-    prompt: [B, P] int token ids.
+    prompt: [B, P] int token ids, left-padded if prompt_lengths is given.
     max_new_tokens: T.
     placeholder: the token id the model reads as "a token to predict"
       (`zoo.lm.special_tokens.MASK` for the zoo's LMs).
     lookahead: m, placeholders per step.
     beta: confidence a look-ahead token needs; above 1 gives greedy.
+    prompt_lengths: optional [B] int, each row's prompt length.
 
   Returns:
     LookaheadGeneration.
   """
-  _validate(prompt, max_new_tokens, lookahead)
+  check_prompt("lookahead_generate", prompt, max_new_tokens,
+               vocab_size=lm.vocab_size, prompt_lengths=prompt_lengths)
+  if lookahead < 0:
+    raise ValueError(f"lookahead_generate: lookahead must be >= 0, got "
+                     f"{lookahead}")
+  return _lookahead_generate(lm, prompt, max_new_tokens, placeholder,
+                             lookahead, beta, prompt_lengths)
+
+
+@functools.partial(jax.jit, static_argnames=("max_new_tokens", "lookahead"))
+def _lookahead_generate(lm, prompt, max_new_tokens, placeholder, lookahead,
+                        beta, prompt_lengths):
   b, p = prompt.shape
   m = lookahead
   width = 2 * m + 1  # up to m + 1 decided tokens, then m placeholders
   placeholders = jnp.full((b, m), placeholder, jnp.int32)
-  cache = lm.init_cache(b, p + max_new_tokens + 2 * m)
-  zeros = jnp.zeros((b,), jnp.int32)
-
-  logits, cache = lm.extend(
-      jnp.concatenate([prompt.astype(jnp.int32), placeholders], 1), cache)
-  predictions, kept = _decide(logits, zeros + p - 1, m, beta)
+  lengths = lengths_of(prompt, prompt_lengths)
+  # The prefill reads each prompt and m placeholders after it.
+  block = jnp.concatenate([prompt.astype(jnp.int32), placeholders], 1)
+  if prompt_lengths is not None:
+    block = left_align(block, lengths + m)
+  cache = new_cache("lookahead_generate", lm, b, p + max_new_tokens + 2 * m,
+                    p)
+  logits, cache = lm.extend(block, cache)
+  predictions, kept = _decide(logits, lengths - 1, m, beta)
   # The placeholders' slots are dropped: kept slots are a prefix, so
   # dropping the rest only shortens the cache.
-  cache = cache.replace(length=zeros + p)
+  cache = cache.replace(length=lengths)
+  zeros = jnp.zeros((b,), jnp.int32)
   # Slack: a row with fewer than T tokens may write m + 1 more.
   out = write_rows(jnp.zeros((b, max_new_tokens + m), jnp.int32), predictions,
-               zeros)
+                   zeros)
 
   def step(state: _State) -> _State:
     live = state.num_out < max_new_tokens

@@ -23,7 +23,8 @@ import math
 import jax
 from jax import numpy as jnp
 
-from ops.decoding import check_prompt
+from ops.attention import write_rows
+from ops.decoding import check_prompt, prefill, read_rows
 from ops.decoding.sampling import Generation
 from ops.vocab import vocab_reduce
 
@@ -107,52 +108,63 @@ def _choose(logits, history, length, *, top_k, penalties):
 
 
 @functools.partial(jax.jit, static_argnames=("max_new_tokens", "top_k"))
-def _generate(lm, prompt, max_new_tokens, top_k, alpha, table):
-  # alpha = 0 must not meet an infinite resistance (0 * inf is nan).
-  penalties = jnp.where(table > 0, alpha * table, 0.0)
+def _generate(lm, prompt, prompt_lengths, max_new_tokens, top_k, alpha,
+              table):
+  # alpha = 0 must not meet an infinite resistance (0 * inf is nan, and
+  # argmax would pick the nan).
+  penalties = jnp.where((table > 0) & (alpha > 0), alpha * table, 0.0)
   choose = functools.partial(_choose, top_k=top_k, penalties=penalties)
   b, p = prompt.shape
-  cache = lm.init_cache(b, p + max_new_tokens)
-  logits, cache = lm.extend(prompt, cache)
+  prefilled = prefill("momentum_generate", lm, prompt, prompt_lengths,
+                      p + max_new_tokens)
+  lengths = prefilled.lengths
   history = jnp.zeros((b, p + max_new_tokens), jnp.int32)
-  history = history.at[:, :p].set(prompt)
-  history = history.at[:, p].set(choose(logits[:, -1], history, p))
+  history = history.at[:, :p].set(prefilled.tokens)
+  history = write_rows(
+      history, choose(prefilled.next_logits, history, lengths)[:, None],
+      lengths)
 
   def step(i, carry):
     history, cache = carry
-    last = jax.lax.dynamic_slice_in_dim(history, p + i - 1, 1, axis=1)
+    last = read_rows(history, lengths + i - 1, 1)
     logits, cache = lm.extend(last, cache)
-    token = choose(logits[:, 0], history, p + i)
-    return history.at[:, p + i].set(token), cache
+    token = choose(logits[:, 0], history, lengths + i)
+    return write_rows(history, token[:, None], lengths + i), cache
 
-  history, _ = jax.lax.fori_loop(1, max_new_tokens, step, (history, cache))
-  return Generation(history[:, p:], jnp.int32(max_new_tokens))
+  history, _ = jax.lax.fori_loop(1, max_new_tokens, step,
+                                 (history, prefilled.cache))
+  return Generation(read_rows(history, lengths, max_new_tokens),
+                    jnp.int32(max_new_tokens))
 
 
 def momentum_generate(lm, prompt, max_new_tokens: int, *, top_k: int = 5,
-                      alpha: float = 0.2, resistance="ours") -> Generation:
+                      alpha: float = 0.2, resistance="ours",
+                      prompt_lengths=None) -> Generation:
   """Decodes `max_new_tokens` tokens after `prompt` with momentum decoding.
 
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`).
   Jit-compiled once per shape, max_new_tokens, top_k and table length;
   alpha and the table values are traced.
 
   Args:
     lm: the model (see `ops.decoding`).
-    prompt: [B, P] int token ids.
+    prompt: [B, P] int token ids, left-padded if prompt_lengths is given.
     max_new_tokens: T.
     top_k: candidates per step, in [1, V] (the released default is 2000).
     alpha: resistance weight >= 0; 0 gives greedy decoding.
     resistance: a name from RESISTANCE_TABLES or a sequence R(0..max_n).
+    prompt_lengths: optional [B] int, each row's prompt length.
 
   Returns:
     Generation with tokens [B, T] and T forward calls.
   """
-  check_prompt("momentum_generate", prompt, max_new_tokens)
+  check_prompt("momentum_generate", prompt, max_new_tokens,
+               vocab_size=lm.vocab_size, prompt_lengths=prompt_lengths)
   if not 1 <= top_k <= lm.vocab_size:
     raise ValueError(f"momentum_generate: top_k must be in [1, "
                      f"{lm.vocab_size}], got {top_k}")
   if alpha < 0:
     raise ValueError(f"momentum_generate: alpha must be >= 0, got {alpha}")
   table = jnp.asarray(resistance_table(resistance), jnp.float32)
-  return _generate(lm, prompt, max_new_tokens, top_k, jnp.float32(alpha),
-                   table)
+  return _generate(lm, prompt, prompt_lengths, max_new_tokens, top_k,
+                   jnp.float32(alpha), table)

@@ -32,12 +32,12 @@ import jax
 from jax import numpy as jnp
 
 from ops.attention import write_rows
+from ops.decoding import lengths_of, read_rows
 from ops.decoding.speculative import (
     SpeculativeGeneration,
     check_args,
     draft_chain,
-    prefill,
-    read_rows,
+    prefill_both,
     token_probs,
     verify_chain,
 )
@@ -71,19 +71,19 @@ def _verified(state: PearlState, gamma: int):
   return state.length - jnp.where(state.post, gamma - 1, 0)
 
 
-def _start(target, draft, prompt, max_new_tokens, key, gamma, temperature):
+def _start(name, target, draft, prompt, max_new_tokens, key, gamma,
+           temperature, prompt_lengths):
   """Prefills; returns (state, target cache, draft cache)."""
-  check_args(target, draft, prompt, max_new_tokens, key, gamma, temperature)
   key = jax.random.key(0) if key is None else key
   b, p = prompt.shape
   key, first_key = jax.random.split(key)
   # A finished row keeps running (static batch): writes reach 3 gamma on.
-  seq, target_cache, draft_cache = prefill(
-      target, draft, prompt, p + max_new_tokens + 3 * gamma, first_key,
-      temperature)
+  seq, lengths, target_cache, draft_cache = prefill_both(
+      name, target, draft, prompt, prompt_lengths,
+      p + max_new_tokens + 3 * gamma, first_key, temperature)
   zeros = jnp.zeros((b,), jnp.int32)
   pending = jnp.zeros((b, gamma - 1, target.vocab_size), jnp.float32)
-  state = PearlState(seq, zeros + p + 1, zeros.astype(bool), pending, key,
+  state = PearlState(seq, lengths + 1, zeros.astype(bool), pending, key,
                      zeros, zeros, zeros)
   return state, target_cache, draft_cache
 
@@ -117,8 +117,11 @@ def target_step(target, cache, state: PearlState, *, gamma: int,
 
 
 def verify_step(state: PearlState, drafts, draft_probs, target_probs, key,
-                *, gamma: int, end: int) -> PearlState:
-  """Joins both sides: accepts, writes tokens, switches modes, counts."""
+                end, *, gamma: int) -> PearlState:
+  """Joins both sides: accepts, writes tokens, switches modes, counts.
+
+  `end` [B] is where each row's last new token goes, plus one.
+  """
   active = _verified(state, gamma) < end
   post = state.post
   width = jnp.where(post, gamma, 1)
@@ -163,38 +166,54 @@ def _round_keys(state: PearlState):
   return state._replace(key=key), draft_key, verify_key
 
 
-def _finish(state: PearlState, prompt_len: int, end: int,
+def _finish(state: PearlState, end, max_new_tokens: int,
             gamma: int) -> SpeculativeGeneration:
   loops = jnp.max(state.rounds)
-  return SpeculativeGeneration(state.seq[:, prompt_len:end], 1 + loops,
+  return SpeculativeGeneration(
+      read_rows(state.seq, end - max_new_tokens, max_new_tokens), 1 + loops,
                                1 + gamma * loops, state.rounds,
                                state.accepted, state.rejections)
 
 
-@functools.partial(jax.jit, static_argnames=("max_new_tokens", "gamma",
-                                             "temperature"))
 def pearl_generate(target, draft, prompt, max_new_tokens: int, key=None, *,
-                   gamma: int = 4,
-                   temperature: float = 0.0) -> SpeculativeGeneration:
+                   gamma: int = 4, temperature: float = 0.0,
+                   prompt_lengths=None) -> SpeculativeGeneration:
   """PEARL decoding of `max_new_tokens` tokens after `prompt`, in one jit.
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`). A
+  sampled row's draws depend on the key, its index and B, not on the other
+  rows' prompts or lengths.
 
   Args:
     target: the model whose distribution the output follows (see
       `ops.decoding`).
     draft: a cheaper model with the same vocabulary.
-    prompt: [B, P] int token ids.
+    prompt: [B, P] int token ids, left-padded if prompt_lengths is given.
     max_new_tokens: T.
     key: PRNG key, needed when temperature > 0.
     gamma: draft tokens per round.
     temperature: 0 for greedy.
+    prompt_lengths: optional [B] int, each row's prompt length.
 
   Returns:
     SpeculativeGeneration with tokens [B, T]; every round is one target and
     gamma draft forwards.
   """
+  check_args("pearl_generate", target, draft, prompt, max_new_tokens, key,
+             gamma, temperature, prompt_lengths)
+  return _pearl_generate(target, draft, prompt, max_new_tokens, key,
+                         gamma=gamma, temperature=temperature,
+                         prompt_lengths=prompt_lengths)
+
+
+@functools.partial(jax.jit, static_argnames=("max_new_tokens", "gamma",
+                                             "temperature"))
+def _pearl_generate(target, draft, prompt, max_new_tokens, key, *, gamma,
+                    temperature, prompt_lengths):
   state, target_cache, draft_cache = _start(
-      target, draft, prompt, max_new_tokens, key, gamma, temperature)
-  end = prompt.shape[1] + max_new_tokens
+      "pearl_generate", target, draft, prompt, max_new_tokens, key, gamma,
+      temperature, prompt_lengths)
+  end = lengths_of(prompt, prompt_lengths) + max_new_tokens
   sides = dict(gamma=gamma, temperature=temperature)
 
   def round_(carry):
@@ -205,27 +224,27 @@ def pearl_generate(target, draft, prompt, max_new_tokens: int, key=None, *,
     target_probs, target_cache = target_step(target, target_cache, state,
                                              **sides)
     state = verify_step(state, drafts, draft_probs, target_probs,
-                        verify_key, gamma=gamma, end=end)
+                        verify_key, end, gamma=gamma)
     return state, target_cache, draft_cache
 
   state, _, _ = jax.lax.while_loop(
       lambda carry: jnp.any(_verified(carry[0], gamma) < end), round_,
       (state, target_cache, draft_cache))
-  return _finish(state, prompt.shape[1], end, gamma)
+  return _finish(state, end, max_new_tokens, gamma)
 
 
 # The two-device path's pieces, each compiled once per static setting.
-_start_jit = jax.jit(_start, static_argnums=(3, 5, 6))
+_start_jit = jax.jit(_start, static_argnums=(0, 4, 6, 7))
 _draft_step_jit = jax.jit(draft_step, static_argnames=("gamma",
                                                        "temperature"))
 _target_step_jit = jax.jit(target_step, static_argnames=("gamma",
                                                          "temperature"))
-_verify_step_jit = jax.jit(verify_step, static_argnames=("gamma", "end"))
+_verify_step_jit = jax.jit(verify_step, static_argnames=("gamma",))
 
 
 def pearl_generate_two_devices(target, draft, prompt, max_new_tokens: int,
                                key=None, *, gamma: int = 4,
-                               temperature: float = 0.0,
+                               temperature: float = 0.0, prompt_lengths=None,
                                devices=None) -> SpeculativeGeneration:
   """`pearl_generate` with the target and the draft on two devices.
 
@@ -234,20 +253,24 @@ def pearl_generate_two_devices(target, draft, prompt, max_new_tokens: int,
   target's device. Same keys, same result as `pearl_generate`.
 
   Args:
-    target, draft, prompt, max_new_tokens, key, gamma, temperature: as in
-      `pearl_generate`.
+    target, draft, prompt, max_new_tokens, key, gamma, temperature,
+      prompt_lengths: as in `pearl_generate`.
     devices: (target device, draft device); default the first two.
 
   Returns:
     SpeculativeGeneration.
   """
+  name = "pearl_generate_two_devices"
+  check_args(name, target, draft, prompt, max_new_tokens, key, gamma,
+             temperature, prompt_lengths)
   target_device, draft_device = (jax.devices()[:2] if devices is None
                                  else devices)
-  end = prompt.shape[1] + max_new_tokens
   sides = dict(gamma=gamma, temperature=temperature)
   state, target_cache, draft_cache = jax.device_put(
-      _start_jit(target, draft, prompt, max_new_tokens, key, gamma,
-                 temperature), target_device)
+      _start_jit(name, target, draft, prompt, max_new_tokens, key, gamma,
+                 temperature, prompt_lengths), target_device)
+  end = jax.device_put(lengths_of(prompt, prompt_lengths) + max_new_tokens,
+                       target_device)
   target = jax.device_put(target, target_device)
   draft, draft_cache = jax.device_put((draft, draft_cache), draft_device)
   while bool(jnp.any(_verified(state, gamma) < end)):
@@ -260,9 +283,8 @@ def pearl_generate_two_devices(target, draft, prompt, max_new_tokens: int,
     drafts, draft_probs, draft_cache = drafted
     state = _verify_step_jit(
         state, *jax.device_put((drafts, draft_probs), target_device),
-        target_probs, verify_key, gamma=gamma, end=end)
-  return _finish(state, prompt.shape[1], end, gamma)
-
+        target_probs, verify_key, end, gamma=gamma)
+  return _finish(state, end, max_new_tokens, gamma)
 
 
 class CostModel(NamedTuple):

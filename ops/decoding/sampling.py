@@ -10,6 +10,8 @@ from typing import NamedTuple
 import jax
 from jax import numpy as jnp
 
+from ops.decoding import check_prompt, prefill
+
 
 class Generation(NamedTuple):
   """tokens: [B, T] new tokens; forward_calls: scalar int32."""
@@ -52,35 +54,48 @@ def next_token(logits, key=None, *, temperature=0.0, top_k=0, top_p=1.0):
   return jax.random.categorical(key, filtered, axis=-1).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=(
-    "max_new_tokens", "temperature", "top_k", "top_p"))
 def generate(lm, prompt, max_new_tokens: int, key=None, *,
-             temperature: float = 0.0, top_k: int = 0,
-             top_p: float = 1.0) -> Generation:
+             temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
+             prompt_lengths=None) -> Generation:
   """Decodes `max_new_tokens` tokens after `prompt` [B, P].
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  one jitted loop runs. A sampled row's draws depend on the key, its index
+  and B, not on the other rows' prompts or lengths.
 
   Args:
     lm: the model (see `ops.decoding`).
-    prompt: [B, P] int token ids.
+    prompt: [B, P] int token ids, left-padded if prompt_lengths is given.
     max_new_tokens: T.
     key: PRNG key, needed when temperature > 0.
     temperature: 0 for greedy.
     top_k: keep the k most likely tokens (0: all).
     top_p: nucleus mass (1: all).
+    prompt_lengths: optional [B] int, each row's prompt length.
 
   Returns:
     Generation with tokens [B, T].
   """
+  check_prompt("generate", prompt, max_new_tokens, vocab_size=lm.vocab_size,
+               prompt_lengths=prompt_lengths)
   if temperature > 0 and key is None:
     raise ValueError("generate: sampling (temperature > 0) needs a key")
+  return _generate(lm, prompt, max_new_tokens, key, temperature=temperature,
+                   top_k=top_k, top_p=top_p, prompt_lengths=prompt_lengths)
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "max_new_tokens", "temperature", "top_k", "top_p"))
+def _generate(lm, prompt, max_new_tokens, key, *, temperature, top_k, top_p,
+              prompt_lengths):
   key = jax.random.key(0) if key is None else key
   b, p = prompt.shape
   pick = functools.partial(next_token, temperature=temperature, top_k=top_k,
                            top_p=top_p)
-  cache = lm.init_cache(b, p + max_new_tokens)
-  logits, cache = lm.extend(prompt, cache)
+  prefilled = prefill("generate", lm, prompt, prompt_lengths,
+                      p + max_new_tokens)
   keys = jax.random.split(key, max_new_tokens)
-  first = pick(logits[:, -1], keys[0])
+  first = pick(prefilled.next_logits, keys[0])
   out = jnp.zeros((b, max_new_tokens), jnp.int32).at[:, 0].set(first)
 
   def step(i, carry):
@@ -89,5 +104,5 @@ def generate(lm, prompt, max_new_tokens: int, key=None, *,
         jax.lax.dynamic_slice_in_dim(out, i - 1, 1, axis=1), cache)
     return out.at[:, i].set(pick(logits[:, 0], keys[i])), cache
 
-  out, _ = jax.lax.fori_loop(1, max_new_tokens, step, (out, cache))
+  out, _ = jax.lax.fori_loop(1, max_new_tokens, step, (out, prefilled.cache))
   return Generation(out, jnp.int32(max_new_tokens))

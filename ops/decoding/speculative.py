@@ -24,6 +24,7 @@ import jax
 from jax import numpy as jnp
 
 from ops.attention import write_rows
+from ops.decoding import check_prompt, prefill, read_rows
 from ops.decoding.sampling import filter_logits
 
 
@@ -47,23 +48,21 @@ class SpeculativeGeneration(NamedTuple):
   rejections: jax.Array
 
 
-def check_args(target, draft, prompt, max_new_tokens, key, gamma,
-               temperature):
+def check_args(name, target, draft, prompt, max_new_tokens, key, gamma,
+               temperature, prompt_lengths):
   """Raises ValueError for arguments no draft-and-verify decoder accepts."""
   if target.vocab_size != draft.vocab_size:
-    raise ValueError(f"draft: vocab_size {draft.vocab_size} differs from the "
-                     f"target's {target.vocab_size}")
-  if prompt.ndim != 2 or prompt.shape[1] < 1:
-    raise ValueError(f"prompt: expected [B, P] with P >= 1, got shape "
-                     f"{prompt.shape}")
-  if max_new_tokens < 1:
-    raise ValueError(f"max_new_tokens: expected >= 1, got {max_new_tokens}")
+    raise ValueError(f"{name}: the draft's vocab_size {draft.vocab_size} "
+                     f"differs from the target's {target.vocab_size}")
+  check_prompt(name, prompt, max_new_tokens, vocab_size=target.vocab_size,
+               prompt_lengths=prompt_lengths)
   if gamma < 1:
-    raise ValueError(f"gamma: expected >= 1 draft tokens, got {gamma}")
+    raise ValueError(f"{name}: gamma must be >= 1 draft tokens, got {gamma}")
   if temperature < 0:
-    raise ValueError(f"temperature: expected >= 0, got {temperature}")
+    raise ValueError(f"{name}: temperature must be >= 0, got {temperature}")
   if temperature > 0 and key is None:
-    raise ValueError("key: sampling (temperature > 0) needs a PRNG key")
+    raise ValueError(f"{name}: key is needed: sampling (temperature > 0) "
+                     "needs a PRNG key")
 
 
 def token_probs(logits, temperature: float):
@@ -79,26 +78,22 @@ def sample(key, probs):
   return jax.random.categorical(key, jnp.log(probs)).astype(jnp.int32)
 
 
-def read_rows(seq, start, width: int):
-  """seq [B, S], start [B] -> [B, width]: slots start[b] + [0, width)."""
-  return jax.vmap(lambda s, i: jax.lax.dynamic_slice_in_dim(s, i, width))(
-      seq, start)
-
-
-def prefill(target, draft, prompt, capacity: int, key, temperature: float):
+def prefill_both(name, target, draft, prompt, prompt_lengths,
+                 capacity: int, key, temperature: float):
   """Both prefills and the target's first token.
 
   Returns:
-    (seq [B, capacity] holding the prompt and that token, target cache, draft
-    cache): the protocol's state with `length = P + 1`.
+    (seq [B, capacity] holding the left-aligned prompts and that token,
+    the prompt lengths [B], target cache, draft cache): the protocol's
+    state with `length = prompt_lengths + 1`.
   """
   b, p = prompt.shape
-  target_cache = target.init_cache(b, capacity)
-  logits, target_cache = target.extend(prompt, target_cache)
-  first = sample(key, token_probs(logits[:, -1], temperature))
-  _, draft_cache = draft.extend(prompt, draft.init_cache(b, capacity))
-  seq = jnp.zeros((b, capacity), jnp.int32).at[:, :p].set(prompt)
-  return seq.at[:, p].set(first), target_cache, draft_cache
+  prefilled = prefill(name, target, prompt, prompt_lengths, capacity)
+  first = sample(key, token_probs(prefilled.next_logits, temperature))
+  draft_cache = prefill(name, draft, prompt, prompt_lengths, capacity).cache
+  seq = jnp.zeros((b, capacity), jnp.int32).at[:, :p].set(prefilled.tokens)
+  seq = write_rows(seq, first[:, None], prefilled.lengths)
+  return seq, prefilled.lengths, prefilled.cache, draft_cache
 
 
 def draft_chain(draft, cache, seq, length, gamma: int, key,
@@ -206,37 +201,52 @@ class _Loop(NamedTuple):
   rejections: jax.Array
 
 
-@functools.partial(jax.jit, static_argnames=("max_new_tokens", "gamma",
-                                             "temperature"))
 def speculative_generate(target, draft, prompt, max_new_tokens: int,
                          key=None, *, gamma: int = 4,
-                         temperature: float = 0.0) -> SpeculativeGeneration:
+                         temperature: float = 0.0,
+                         prompt_lengths=None) -> SpeculativeGeneration:
   """Draft-then-verify decoding of `max_new_tokens` tokens after `prompt`.
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  one jitted loop runs. A sampled row's draws depend on the key, its index
+  and B, not on the other rows' prompts or lengths.
 
   Args:
     target: the model whose distribution the output follows (see
       `ops.decoding`).
     draft: a cheaper model with the same vocabulary.
-    prompt: [B, P] int token ids.
+    prompt: [B, P] int token ids, left-padded if prompt_lengths is given.
     max_new_tokens: T.
     key: PRNG key, needed when temperature > 0.
     gamma: draft tokens per round.
     temperature: 0 for greedy.
+    prompt_lengths: optional [B] int, each row's prompt length.
 
   Returns:
     SpeculativeGeneration with tokens [B, T].
   """
-  check_args(target, draft, prompt, max_new_tokens, key, gamma, temperature)
+  check_args("speculative_generate", target, draft, prompt, max_new_tokens,
+             key, gamma, temperature, prompt_lengths)
+  return _speculative_generate(target, draft, prompt, max_new_tokens, key,
+                               gamma=gamma, temperature=temperature,
+                               prompt_lengths=prompt_lengths)
+
+
+@functools.partial(jax.jit, static_argnames=("max_new_tokens", "gamma",
+                                             "temperature"))
+def _speculative_generate(target, draft, prompt, max_new_tokens, key, *,
+                          gamma, temperature, prompt_lengths):
   key = jax.random.key(0) if key is None else key
   b, p = prompt.shape
-  end = p + max_new_tokens
   # A finished row keeps running (static batch): writes reach 2 gamma on.
-  capacity = end + 2 * gamma
+  capacity = p + max_new_tokens + 2 * gamma
   key, first_key = jax.random.split(key)
-  seq, target_cache, draft_cache = prefill(target, draft, prompt, capacity,
-                                           first_key, temperature)
+  seq, lengths, target_cache, draft_cache = prefill_both(
+      "speculative_generate", target, draft, prompt, prompt_lengths,
+      capacity, first_key, temperature)
+  end = lengths + max_new_tokens
   zeros = jnp.zeros((b,), jnp.int32)
-  init = _Loop(seq, zeros + p + 1, target_cache, draft_cache, key, zeros,
+  init = _Loop(seq, lengths + 1, target_cache, draft_cache, key, zeros,
                zeros, zeros)
 
   def round_(s: _Loop) -> _Loop:
@@ -262,6 +272,7 @@ def speculative_generate(target, draft, prompt, max_new_tokens: int,
 
   out = jax.lax.while_loop(lambda s: jnp.any(s.length < end), round_, init)
   loops = jnp.max(out.rounds)
-  return SpeculativeGeneration(out.seq[:, p:end], 1 + loops,
+  return SpeculativeGeneration(read_rows(out.seq, lengths, max_new_tokens),
+                               1 + loops,
                                1 + gamma * loops, out.rounds, out.accepted,
                                out.rejections)

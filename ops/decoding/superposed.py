@@ -25,6 +25,8 @@ from typing import NamedTuple
 import jax
 from jax import numpy as jnp
 
+from ops.attention import write_rows
+from ops.decoding import check_prompt, prefill, read_rows
 from ops.decoding import ngram as ngram_lib
 from ops.vocab import vocab_reduce
 
@@ -54,13 +56,9 @@ def superposed_embedding(lm, tokens, weights) -> jax.Array:
 
 
 def _validate(lm, prompt, max_new_tokens, ngrams, num_drafts, n_token_sample,
-              temperature, alpha, ngram_weights):
-  if prompt.ndim != 2 or prompt.shape[1] < 1:
-    raise ValueError(f"superposed_decode: prompt must be [B, P] with P >= 1, "
-                     f"got shape {prompt.shape}")
-  if max_new_tokens < 1:
-    raise ValueError(f"superposed_decode: max_new_tokens must be >= 1, got "
-                     f"{max_new_tokens}")
+              temperature, alpha, ngram_weights, prompt_lengths):
+  check_prompt("superposed_decode", prompt, max_new_tokens,
+               vocab_size=lm.vocab_size, prompt_lengths=prompt_lengths)
   if not 1 <= num_drafts <= n_token_sample <= lm.vocab_size:
     raise ValueError(f"superposed_decode: need 1 <= num_drafts "
                      f"({num_drafts}) <= n_token_sample ({n_token_sample}) "
@@ -80,19 +78,19 @@ def _validate(lm, prompt, max_new_tokens, ngrams, num_drafts, n_token_sample,
                      f"{ngrams.max_order}")
 
 
-@functools.partial(jax.jit, static_argnames=(
-    "max_new_tokens", "num_drafts", "n_token_sample", "temperature", "alpha",
-    "ngram_weights"))
 def superposed_decode(lm, prompt, max_new_tokens: int, ngrams=None, *,
                       num_drafts: int = 3, n_token_sample: int = 9,
                       temperature: float = 0.06, alpha: float = 0.54,
-                      ngram_weights: tuple = ngram_lib.SPD_WEIGHTS
-                      ) -> Drafts:
+                      ngram_weights: tuple = ngram_lib.SPD_WEIGHTS,
+                      prompt_lengths=None) -> Drafts:
   """Decodes `num_drafts` drafts of `max_new_tokens` tokens per prompt.
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  one jitted loop runs.
 
   Args:
     lm: a model with `embed` and `extend(..., embeddings=)` (`CachedLM`).
-    prompt: [B, P] int token ids.
+    prompt: [B, P] int token ids, left-padded if prompt_lengths is given.
     max_new_tokens: T.
     ngrams: an `ngram.NGramTable`, or None when alpha == 0.
     num_drafts: k.
@@ -100,30 +98,49 @@ def superposed_decode(lm, prompt, max_new_tokens: int, ngrams=None, *,
     temperature: of the model's next-token distribution.
     alpha: n-gram share of the geometric interpolation (0: none).
     ngram_weights: lambda_2 .. lambda_max_order of the n-gram smoothing.
+    prompt_lengths: optional [B] int, each row's prompt length.
 
   Returns:
     Drafts.
   """
   _validate(lm, prompt, max_new_tokens, ngrams, num_drafts, n_token_sample,
-            temperature, alpha, ngram_weights)
+            temperature, alpha, ngram_weights, prompt_lengths)
+  return _superposed_decode(
+      lm, prompt, max_new_tokens, ngrams, num_drafts=num_drafts,
+      n_token_sample=n_token_sample, temperature=temperature, alpha=alpha,
+      ngram_weights=ngram_weights, prompt_lengths=prompt_lengths)
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "max_new_tokens", "num_drafts", "n_token_sample", "temperature", "alpha",
+    "ngram_weights"))
+def _superposed_decode(lm, prompt, max_new_tokens, ngrams, *, num_drafts,
+                       n_token_sample, temperature, alpha, ngram_weights,
+                       prompt_lengths):
   b, p = prompt.shape
   k, t = num_drafts, max_new_tokens
+  prefilled = prefill("superposed_decode", lm, prompt, prompt_lengths, p + t)
   # Each draft's n-gram context reaches back before the prompt: -1 = none.
   history = ngrams.max_order - 1 if alpha > 0 else 0
-  start = history + p  # index of the first new token in `sequences`
+  # [B]: index of each row's first new token in `sequences`.
+  start = history + prefilled.lengths
   sequences = jnp.concatenate([
       jnp.full((b, k, history), -1, jnp.int32),
-      jnp.broadcast_to(prompt.astype(jnp.int32)[:, None], (b, k, p)),
+      jnp.broadcast_to(prefilled.tokens[:, None], (b, k, p)),
       jnp.zeros((b, k, t), jnp.int32)], axis=2)  # [B, k, history + P + T]
+  # Row-wise slices of [B, k, S] along S at [B] offsets.
+  read = lambda seq, at, width: jnp.swapaxes(
+      read_rows(jnp.swapaxes(seq, 1, 2), at, width), 1, 2)
+  write = lambda seq, new, at: jnp.swapaxes(
+      write_rows(jnp.swapaxes(seq, 1, 2), jnp.swapaxes(new, 1, 2), at), 1, 2)
 
   def extend_drafts(logits, sequences, scores, at):
-    """Appends the k best (draft, token) extensions at index `at`."""
+    """Appends the k best (draft, token) extensions at indices `at` [B]."""
     stats = vocab_reduce(logits / temperature, k=n_token_sample)
     logp = stats.top_logits - stats.logsumexp[:, None]  # [B, n]
     logq = jnp.broadcast_to(logp[:, None], (b, k, n_token_sample))
     if alpha > 0:
-      suffix = jax.lax.dynamic_slice_in_dim(sequences, at - history, history,
-                                            axis=2)  # [B, k, history]
+      suffix = read(sequences, at - history, history)  # [B, k, history]
       candidates = jnp.broadcast_to(stats.top_ids[:, None], logq.shape)
       logp_ngram = ngram_lib.ngram_logprobs(ngrams, suffix, candidates,
                                             ngram_weights)
@@ -135,20 +152,16 @@ def superposed_decode(lm, prompt, max_new_tokens: int, ngrams=None, *,
     parent = best // n_token_sample
     token = jnp.take_along_axis(stats.top_ids, best % n_token_sample, axis=1)
     sequences = jnp.take_along_axis(sequences, parent[:, :, None], axis=1)
-    sequences = jax.lax.dynamic_update_slice_in_dim(
-        sequences, token[:, :, None], at, axis=2)
-    return sequences, scores
+    return write(sequences, token[:, :, None], at), scores
 
-  cache = lm.init_cache(b, p + t)
-  logits, cache = lm.extend(prompt, cache)
   # Only draft 0 is alive before the first step: its k best tokens win.
   scores = jnp.full((b, k), -jnp.inf).at[:, 0].set(0.0)
-  sequences, scores = extend_drafts(logits[:, -1], sequences, scores, start)
+  sequences, scores = extend_drafts(prefilled.next_logits, sequences, scores,
+                                    start)
 
   def step(i, carry):
     sequences, scores, cache, calls = carry
-    last = jax.lax.dynamic_index_in_dim(sequences, start + i - 1, axis=2,
-                                        keepdims=False)  # [B, k]
+    last = read(sequences, start + i - 1, 1)[:, :, 0]  # [B, k]
     embeddings = superposed_embedding(lm, last, jax.nn.softmax(scores, -1))
     logits, cache = lm.extend(last[:, :1], cache, embeddings=embeddings)
     sequences, scores = extend_drafts(logits[:, 0], sequences, scores,
@@ -156,5 +169,5 @@ def superposed_decode(lm, prompt, max_new_tokens: int, ngrams=None, *,
     return sequences, scores, cache, calls + 1
 
   sequences, scores, _, calls = jax.lax.fori_loop(
-      1, t, step, (sequences, scores, cache, jnp.int32(1)))
-  return Drafts(sequences[:, :, start:], scores, calls)
+      1, t, step, (sequences, scores, prefilled.cache, jnp.int32(1)))
+  return Drafts(read(sequences, start, t), scores, calls)

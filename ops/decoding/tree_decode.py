@@ -23,7 +23,7 @@ import jax
 from jax import numpy as jnp
 
 from ops.attention import write_rows
-from ops.decoding import check_prompt, tree
+from ops.decoding import check_prompt, prefill, read_rows, tree
 
 
 class Drafter(Protocol):
@@ -54,7 +54,8 @@ class Drafter(Protocol):
 
     Args:
       state: the drafter's state.
-      inputs: [B, M] tokens the forward read (the prompt, or a tree).
+      inputs: [B, M] tokens the forward read (the prompt, or a tree); a
+        ragged prefill's rows hold PAD after their prompt.
       logits: [B, M, V] the forward's logits at those inputs.
       history: [B, L] after appending the new tokens.
       length: [B] after appending.
@@ -97,47 +98,57 @@ def last_tokens(history, length, n: int):
   return jnp.take_along_axis(history, jnp.maximum(index, 0), axis=1)
 
 
-@functools.partial(jax.jit, static_argnames=("max_new_tokens", "drafter"))
-def tree_decode(lm, prompt, max_new_tokens: int, drafter: Drafter,
-                state) -> TreeDecoding:
+def tree_decode(lm, prompt, max_new_tokens: int, drafter: Drafter, state, *,
+                prompt_lengths=None) -> TreeDecoding:
   """Greedy decoding of `max_new_tokens` tokens, verifying draft trees.
+
+  The arguments are checked eagerly (see `ops.decoding.check_prompt`), then
+  one jitted loop runs.
 
   Args:
     lm: the target (see `ops.decoding`).
-    prompt: [B, P] int token ids.
+    prompt: [B, P] int token ids, left-padded if prompt_lengths is given.
     max_new_tokens: N.
     drafter: a `Drafter`.
     state: the drafter's initial state.
+    prompt_lengths: optional [B] int, each row's prompt length.
 
   Returns:
     TreeDecoding.
   """
-  check_prompt("tree_decode", prompt, max_new_tokens)
-  size = drafter.tree_size
-  if size < 1:
+  check_prompt("tree_decode", prompt, max_new_tokens,
+               vocab_size=lm.vocab_size, prompt_lengths=prompt_lengths)
+  if drafter.tree_size < 1:
     raise ValueError(f"tree_decode: drafter.tree_size must be >= 1, got "
-                     f"{size}")
+                     f"{drafter.tree_size}")
+  return _tree_decode(lm, prompt, max_new_tokens, drafter, state,
+                      prompt_lengths)
+
+
+@functools.partial(jax.jit, static_argnames=("max_new_tokens", "drafter"))
+def _tree_decode(lm, prompt, max_new_tokens, drafter, state, prompt_lengths):
+  size = drafter.tree_size
   b, p = prompt.shape
-  prompt = prompt.astype(jnp.int32)
   # Frozen rows still write a tree at their cache end: room for two trees.
   capacity = p + max_new_tokens + 2 * size
-  cache = lm.init_cache(b, capacity)
-  logits, cache = lm.extend(prompt, cache)
-  first = jnp.argmax(logits[:, -1], axis=-1).astype(jnp.int32)
-  history = jnp.zeros((b, capacity), jnp.int32).at[:, :p].set(prompt)
-  history = history.at[:, p].set(first)
-  length = jnp.full((b,), p + 1, jnp.int32)
+  prefilled = prefill("tree_decode", lm, prompt, prompt_lengths, capacity)
+  first = jnp.argmax(prefilled.next_logits, axis=-1).astype(jnp.int32)
+  history = jnp.zeros((b, capacity), jnp.int32).at[:, :p].set(
+      prefilled.tokens)
+  history = write_rows(history, first[:, None], prefilled.lengths)
+  length = prefilled.lengths + 1
   step_tokens = jnp.zeros((b, max_new_tokens), jnp.int32).at[:, 0].set(1)
-  state = drafter.update(state, prompt, logits, history, length,
-                         jnp.ones((b,), jnp.int32))
+  state = drafter.update(state, prefilled.tokens, prefilled.logits, history,
+                         length, jnp.ones((b,), jnp.int32))
+  end = prefilled.lengths + max_new_tokens
 
   def unfinished(carry):
     length = carry[2]
-    return jnp.any(length - p < max_new_tokens)
+    return jnp.any(length < end)
 
   def step(carry):
     cache, history, length, steps, step_tokens, state = carry
-    done = length - p >= max_new_tokens
+    done = length >= end
     tokens, parent = drafter.draft(state, history, length)
     _validate_tree(tokens, parent, b, size)
     root = last_tokens(history, length, 1)
@@ -163,8 +174,9 @@ def tree_decode(lm, prompt, max_new_tokens: int, drafter: Drafter,
     state = drafter.update(state, tokens, logits, history, length, num_new)
     return cache, history, length, steps, step_tokens, state
 
-  carry = (cache, history, length, jnp.int32(0), step_tokens, state)
+  carry = (prefilled.cache, history, length, jnp.int32(0), step_tokens,
+           state)
   _, history, _, steps, step_tokens, state = jax.lax.while_loop(
       unfinished, step, carry)
-  return TreeDecoding(history[:, p:p + max_new_tokens], steps + 1,
-                      step_tokens, state)
+  return TreeDecoding(read_rows(history, prefilled.lengths, max_new_tokens),
+                      steps + 1, step_tokens, state)

@@ -4,13 +4,13 @@ One program owns a block of `queries` queries, stacked as R = queries *
 query_len rows of a [R, D] tile that stays resident, and a block of `docs`
 documents that it streams one at a time. For each document it computes the
 [R, doc_tokens] similarity tile with one 2-D dot per `doc_tokens` columns,
-adds the document's token bias (0 or -inf; skipped when nothing is masked or
-padded), and keeps the row max (and, in the training variant, its column) in
-a [R, docs] loop carry. After the last document the carry is weighted by the
-query-token weights (1 or 0; likewise optional) and summed over each query's
-rows, giving a [queries, docs] tile of scores. The grid is (query blocks,
-document blocks); each document tile is read from memory once per query
-block.
+applies the document's token bias (0 keeps a similarity, -inf replaces it,
+NaN included; skipped when nothing is masked or padded), and keeps the row
+max (and, in the training variant, its column) in a [R, docs] loop carry.
+After the last document the carry is masked by the query-token weights (1
+or 0; likewise optional) and summed over each query's rows, giving a
+[queries, docs] tile of scores. The grid is (query blocks, document
+blocks); each document tile is read from memory once per query block.
 
 The body keeps to what the Triton lowering accepts (every array a power of
 two in size, 2-D dots with M, N, K >= 16, reorder-free reshapes, no scratch
@@ -125,9 +125,13 @@ def _maxsim_kernel(*refs, queries, doc_tokens, precision, with_argmax,
           q, d_ref[j, tokens, :], (((1,), (1,)), ((), ())),
           precision=precision, preferred_element_type=jnp.float32)
       if has_bias:
-        sim = sim + bias_ref[j, :, tokens]  # [R, doc_tokens]
+        bias = bias_ref[j, :, tokens]  # [1, doc_tokens]
+        # A select, not sim + bias: a masked token is -inf whatever it
+        # holds (NaN + -inf is NaN).
+        sim = jnp.where(bias == 0, sim, -jnp.inf)  # [R, doc_tokens]
       tile_best = jnp.max(sim, axis=1, keepdims=True)  # [R, 1]
-      tile_at = (jnp.argmax(sim, axis=1, keepdims=True) + start
+      # int32 under jax_enable_x64 too: the carry and the output are int32.
+      tile_at = (lax.argmax(sim, 1, jnp.int32)[:, None] + start
                  if with_argmax else None)
       if best is None:
         best, best_at = tile_best, tile_at
@@ -145,7 +149,9 @@ def _maxsim_kernel(*refs, queries, doc_tokens, precision, with_argmax,
   if with_argmax:
     carry += (jnp.zeros((rows, docs), jnp.int32),)
   carry = lax.fori_loop(0, docs, one_doc, carry)
-  maxes = carry[0] * w_ref[...] if has_weights else carry[0]
+  # Masked query rows add 0, not 0 * (a NaN or inf max).
+  maxes = (jnp.where(w_ref[...] > 0, carry[0], 0.0) if has_weights
+           else carry[0])
   scores_ref[...] = jnp.sum(maxes.reshape(queries, rows // queries, docs),
                             axis=1)
   if with_argmax:

@@ -137,8 +137,12 @@ def loop_kernel(length_ref, q_ref, k_ref, v_ref, new_k_ref, new_v_ref,
     slot = start + column
     visible = (slot >= j * block_keys) & (slot < length)
     keys = pl.ds(start, block_keys)
-    return attend(state, q, k_ref[keys, :], v_ref[keys, :], visible,
-                  scale=scale, precision=precision)
+    # Zero the values past `length`: unwritten slots may hold nan, and
+    # 0 * nan would leak into the output.
+    row_slot = start + lax.broadcasted_iota(jnp.int32, (block_keys, 1), 0)
+    values = jnp.where(row_slot < length, v_ref[keys, :], 0)
+    return attend(state, q, k_ref[keys, :], values, visible, scale=scale,
+                  precision=precision)
 
   state = lax.fori_loop(first, jnp.minimum(num_blocks, first + per_split),
                         cached, state)

@@ -109,8 +109,9 @@ def _launch_tpu(q, k, v, lengths, new_k, new_v, mask, *, token_blocks,
   def cache_block(b, g, i, j, lengths):
     # Steps past the last visible block repeat it: no new fetch.
     # lax.div: lengths are >= 0, and Mosaic lowers `//` through sign().
-    last = jnp.maximum(lax.div(lengths[b] + block_keys - 1, block_keys) - 1,
-                       0)
+    # jnp.int32: under jax_enable_x64 a Python int would be int64.
+    last = jnp.maximum(
+        lax.div(lengths[b] + block_keys - 1, jnp.int32(block_keys)) - 1, 0)
     return b, jnp.minimum(jnp.maximum(j - 1, 0), last), g
 
   row_spec = pl.BlockSpec((None, None, rows, dim),
@@ -169,16 +170,17 @@ def _prefix_attention(q, k, v, prefix_len, qq_mask, *, scale, block_sizes,
   position = jnp.arange(new_pad, dtype=jnp.int32)
   slot = prefix_len[:, None] + position  # [B, Tp]
   stored = (slot >= 0) & (slot < num_slots) & (position < num_new)
-  index = jnp.clip(slot, 0, num_slots - 1)[:, :, None, None]
-  # Rows standing for no stored token are zeroed: whatever the clipped
-  # gather read there (stale slots, even nan) must not reach 0 * value.
-  new_k, new_v = (
-      jnp.where(stored[:, :, None, None],
-                jnp.take_along_axis(a, index, axis=1), 0)  # [B, Tp, Hkv, Dp]
-      for a in (k, v))
   mask = jnp.broadcast_to(qq_mask, (batch, num_new, num_new))
   mask = (common.pad_to(mask, (batch, new_pad, new_pad), False)
           & stored[:, None, :])
+  index = jnp.clip(slot, 0, num_slots - 1)[:, :, None, None]
+  # Rows that no query sees are zeroed: whatever the clipped gather read
+  # there (stale slots, even nan) must not reach 0 * value.
+  seen = jnp.any(mask, axis=1)  # [B, Tp]
+  new_k, new_v = (
+      jnp.where(seen[:, :, None, None],
+                jnp.take_along_axis(a, index, axis=1), 0)  # [B, Tp, Hkv, Dp]
+      for a in (k, v))
   lengths = jnp.clip(prefix_len, 0, num_slots)
 
   q = common.pad_to(q.reshape(batch, num_new, num_kv, group, head_dim),

@@ -18,7 +18,8 @@ candidate at a time, until none does.
 
 Both run unchanged in interpret mode. Ties go to the lowest token id, and
 -inf logits rank after every finite one, lowest id first, as in
-`lax.top_k`.
+`lax.top_k`. NaN logits rank as -inf ones; they make the row's normaliser
+and spread NaN.
 """
 
 import jax
@@ -28,8 +29,8 @@ from jax.experimental import pallas as pl
 
 from pallas_kernels.vq import topk
 
-# -inf logits are ranked as this value, so a row with fewer than k finite
-# logits still fills its list with the lowest-id -inf ones; the launcher
+# -inf (and NaN) logits are ranked as this value, so a row with fewer than k
+# finite logits still fills its list with the lowest-id ones; the launcher
 # turns it back into -inf.
 LOWEST = float(jnp.finfo(jnp.float32).min)
 State = tuple[jax.Array, jax.Array, jax.Array, topk.TopK]
@@ -47,11 +48,12 @@ def _any(mask) -> jax.Array:
   return jnp.max(mask.astype(jnp.float32)) > 0
 
 
-def _merge(best: topk.TopK, x, top, first_id, valid) -> topk.TopK:
+def _merge(best: topk.TopK, x, first_id, valid) -> topk.TopK:
   """Inserts the tile's candidates, best first, while any row takes one."""
-  ranked = jnp.maximum(x, LOWEST)
+  ranked = jnp.where(x >= LOWEST, x, LOWEST)  # -inf and NaN
   if valid is not None:
     ranked = jnp.where(valid, ranked, -jnp.inf)
+  top = jnp.max(ranked, axis=1, keepdims=True)
   # Token ids within the tile as f32 (exact below 2**24): min-reductions
   # over f32 lower on every backend.
   column = lax.broadcasted_iota(jnp.int32, ranked.shape, 1).astype(
@@ -101,19 +103,21 @@ def fold_tile(state: State, x, first_id, valid=None) -> State:
   spread = rescale * (spread + moved) + jnp.sum(
       weight * jnp.maximum(diff, LOWEST), axis=1, keepdims=True)
   total = total * rescale + jnp.sum(weight, axis=1, keepdims=True)
+  # A NaN max hides the tile's best logits: merge to find them.
   top = jnp.maximum(tile_max, LOWEST)
-  best = lax.cond(_any(top > best[0][-1]),
-                  lambda b: _merge(b, x, top, first_id, valid),
+  best = lax.cond(_any((top > best[0][-1]) | jnp.isnan(top)),
+                  lambda b: _merge(b, x, first_id, valid),
                   lambda b: b, best)
   return new_peak, total, spread, best
 
 
 def _write_stats(peak, total, spread, lse_ref, entropy_ref):
-  seen = total > 0
-  safe_total = jnp.where(seen, total, 1.0)
-  lse_ref[...] = jnp.where(seen, peak + jnp.log(safe_total), -jnp.inf)
+  # A row of -inf has total 0; a NaN logit makes it NaN, which stays NaN.
+  empty = total == 0
+  safe_total = jnp.where(empty, 1.0, total)
+  lse_ref[...] = jnp.where(empty, -jnp.inf, peak + jnp.log(safe_total))
   entropy_ref[...] = jnp.where(
-      seen, jnp.log(safe_total) - spread / safe_total, 0.0)
+      empty, 0.0, jnp.log(safe_total) - spread / safe_total)
 
 
 def _read_top(values_ref, ids_ref, k: int) -> topk.TopK:

@@ -34,10 +34,10 @@ def _pow2_floor(n: int) -> int:
 
 
 def padded_dim(dim: int, backend: str) -> int:
-  """The feature dim the kernel sees after zero padding."""
+  """The feature dim the kernel sees after zero padding (d = 0 included)."""
   if backend == "gpu":
     return max(_GPU_MIN_BLOCK, next_pow2(dim))
-  return round_up(dim, _TPU_LANES)
+  return round_up(max(dim, 1), _TPU_LANES)
 
 
 def padded_slots(k: int) -> int:

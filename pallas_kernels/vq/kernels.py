@@ -12,7 +12,12 @@ Two bodies share the running top-k of `topk.py`:
   output block [k, rows] is lane-dense; the running list lives in the
   output block, which stays in VMEM across the code axis.
 
-Both run unchanged in interpret mode.
+Both run unchanged in interpret mode. A NaN score (or -inf for an enabled
+code) counts as NAN_RANK: it never beats a real score and never loses to a
+disabled code. Tiles merged into a top-k list are `ranked` first, so that
+no NaN reaches their max/argmax reductions. The k = 1 column path needs no
+such pass (a NaN never wins its `>`): a row left without a real score comes
+back -inf, and the launcher gives it its lowest enabled code.
 """
 
 import jax
@@ -23,12 +28,26 @@ from jax.experimental import pallas as pl
 from pallas_kernels.vq import topk
 
 _CONTRACT_LAST = (((1,), (1,)), ((), ()))
+# The lowest finite float32: the rank of NaN scores (ops.vq uses the same).
+NAN_RANK = float(jnp.finfo(jnp.float32).min)
 
 
 def _scores(a, b, precision) -> jax.Array:
   """a @ b.T with f32 accumulation: [m, d] x [n, d] -> [m, n]."""
   return lax.dot_general(a, b, _CONTRACT_LAST, precision=precision,
                          preferred_element_type=jnp.float32)
+
+
+def ranked(scores: jax.Array, bias: jax.Array) -> jax.Array:
+  """Scores as ranked: NaN, or -inf of an enabled code, becomes NAN_RANK.
+
+  Args:
+    scores: x . c + bias, f32.
+    bias: the codes' biases, broadcastable to scores; -inf marks a disabled
+      code, whose score stays -inf.
+  """
+  floor = jnp.where(bias == -jnp.inf, -jnp.inf, NAN_RANK)
+  return jnp.where(scores >= NAN_RANK, scores, floor)
 
 
 def loop_kernel(x_ref, c_ref, b_ref, values_ref, indices_ref, *, k: int,
@@ -55,16 +74,17 @@ def loop_kernel(x_ref, c_ref, b_ref, values_ref, indices_ref, *, k: int,
   x = x_ref[...]
   first_code = pl.program_id(2) * split_codes
 
-  def tile_scores(t):  # [block_rows, block_codes]
+  def tile_scores(t):  # ([block_rows, block_codes], [1, block_codes])
     start = pl.multiple_of(t * block_codes, block_codes)
     codes = c_ref[pl.ds(start, block_codes), :]
-    return _scores(x, codes, precision) + b_ref[:, pl.ds(start, block_codes)]
+    bias = b_ref[:, pl.ds(start, block_codes)]
+    return _scores(x, codes, precision) + bias, bias
 
   if k == 1:
     shape = (block_rows, block_codes)
     best = lax.fori_loop(
         0, num_tiles,
-        lambda t, carry: topk.column_update(*carry, tile_scores(t), t),
+        lambda t, carry: topk.column_update(*carry, tile_scores(t)[0], t),
         (jnp.full(shape, -jnp.inf, jnp.float32), jnp.zeros(shape, jnp.int32)))
     value, index = topk.column_result(*best, first_code, code_axis=1)
     best = (value,), (index,)
@@ -72,7 +92,8 @@ def loop_kernel(x_ref, c_ref, b_ref, values_ref, indices_ref, *, k: int,
     best = lax.fori_loop(
         0, num_tiles,
         lambda t, best: topk.merge_tile(
-            best, tile_scores(t), first_code + t * block_codes, code_axis=1),
+            best, ranked(*tile_scores(t)), first_code + t * block_codes,
+            code_axis=1),
         topk.empty((block_rows, 1), k))
   values_ref[...] = topk.pack(best[0], 1, kp, -jnp.inf)
   indices_ref[...] = topk.pack(best[1], 1, kp, 0)
@@ -100,7 +121,8 @@ def grid_kernel(x_ref, c_ref, b_ref, values_ref, indices_ref, *, k: int,
     values_ref[...] = jnp.full(values_ref.shape, -jnp.inf, jnp.float32)
     indices_ref[...] = jnp.zeros(indices_ref.shape, jnp.int32)
 
-  scores = _scores(c_ref[...], x_ref[...], precision) + b_ref[...]
+  bias = b_ref[...]
+  scores = ranked(_scores(c_ref[...], x_ref[...], precision) + bias, bias)
   best = (tuple(values_ref[j:j + 1, :] for j in range(k)),
           tuple(indices_ref[j:j + 1, :] for j in range(k)))
   first_code = (pl.program_id(1) * pl.num_programs(3) + tile) * block_codes

@@ -43,12 +43,13 @@ def _validate(x, codebook, bias, k) -> None:
                      f"both bfloat16, got {x.dtype} and {codebook.dtype}")
   if bias.dtype != jnp.float32:
     raise ValueError(f"nearest_codes: bias must be float32, got {bias.dtype}")
+  if codebook.shape[1] == 0:
+    raise ValueError("nearest_codes: the codebook is empty (K = 0 codes, "
+                     f"shape {codebook.shape})")
   if isinstance(k, bool) or not isinstance(k, int) or not (
       1 <= k <= codebook.shape[1]):
     raise ValueError(f"nearest_codes: k must be an int in [1, "
                      f"{codebook.shape[1]}], got {k!r}")
-  if d == 0:
-    raise ValueError("nearest_codes: the feature dim d must be positive")
 
 
 def _compiler_params(backend: str, block_sizes: BlockSizes):
@@ -131,6 +132,20 @@ def _launch_tpu(x, codebook, bias, k, block_sizes, interpret, cost):
   return jnp.swapaxes(values, 2, 3), jnp.swapaxes(indices, 2, 3)
 
 
+def _nan_rows_of_column_path(values, indices, bias):
+  """Gives rows without a real score their lowest enabled code (GPU, k = 1).
+
+  The loop kernel's k = 1 path never takes a NaN score (nor -inf of an
+  enabled code), so such a row comes back -inf although it has enabled
+  codes. They all rank NAN_RANK: the lowest-indexed one wins.
+  """
+  enabled = bias != -jnp.inf  # [G, K]
+  first = jnp.argmax(enabled, axis=1).astype(jnp.int32)[None, :, None]
+  fix = jnp.isneginf(values) & jnp.any(enabled, axis=1)[None, :, None]
+  return (jnp.where(fix, kernels.NAN_RANK, values),
+          jnp.where(fix, first, indices))
+
+
 def _merge_splits(values, indices, n: int, k: int):
   """[S, G, Np, slots] per-split lists -> [n, G, k], best first."""
   splits, g, _, slots = values.shape
@@ -157,7 +172,10 @@ def _nearest_codes(x, codebook, bias, *, k, interpret, block_sizes, backend):
       + n * g * k * 8)
   launch = _launch_gpu if backend == "gpu" else _launch_tpu
   values, indices = launch(x, codebook, bias, k, block_sizes, interpret, cost)
-  return _merge_splits(values, indices, n, k)
+  values, indices = _merge_splits(values, indices, n, k)
+  if backend == "gpu" and k == 1:
+    values, indices = _nan_rows_of_column_path(values, indices, bias)
+  return values, indices
 
 
 def nearest_codes(
@@ -173,8 +191,11 @@ def nearest_codes(
   """Top-k codes of each row by `x . c + bias`, without an N x K matrix.
 
   Products are in the input dtype with f32 accumulation. Ties go to the
-  lowest code index. Slots whose value is -inf (fewer than k enabled codes)
-  carry an arbitrary index.
+  lowest code index. A NaN score (or -inf for an enabled code) ranks, and
+  comes back, as `kernels.NAN_RANK`, the lowest finite float32, so indices
+  stay in [0, K). Slots whose value is -inf (fewer than k enabled codes)
+  carry an arbitrary index. A feature dim of 0 is padded (every score is
+  its bias).
 
   Args:
     x: [N, G, d] float32 or bfloat16.

@@ -40,7 +40,7 @@ def test_bfloat16_matches_brute_force():
 
 def _out_and_grads(impl, q, k, v, prefix_len, mask, scale=None):
   """The output and the vjp of a random cotangent w.r.t. q, k, v (jitted)."""
-  cotangent = jax.random.normal(jax.random.key(1), q.shape)
+  cotangent = jax.random.normal(jax.random.key(1), q.shape, jnp.float32)
 
   @jax.jit
   def run(q, k, v):
@@ -140,6 +140,8 @@ BAD_INPUTS = (
     (dict(qq_mask=((3, 3), F32)), "qq_mask must be bool"),
     (dict(qq_mask=((3, 4), jnp.bool_)), "qq_mask must be bool \\[T, T\\]"),
     (dict(qq_mask=((1, 3, 3), jnp.bool_)), "or \\[B, T, T\\] with T=3"),
+    (dict(q=(2, 3, 0, 8), k=(2, 10, 0, 8), v=(2, 10, 0, 8)),
+     "at least one kv head"),
 )
 
 
@@ -156,3 +158,66 @@ def test_bad_inputs(impl, bad, message):
     prefix_attention(arrays["q"], arrays["k"], arrays["v"],
                      arrays["prefix_len"], arrays["qq_mask"],
                      implementation=impl)
+
+
+def _stale_nan_case():
+  """A cache holding NaN in every slot that no query sees: past
+  `prefix_len + T` (inside a partial key block) and at a new token that
+  the mask hides from every query. Returns (clean, nan) argument tuples."""
+  rng = np.random.default_rng(5)
+  b, t, s = 2, 3, 50
+  prefix_len = np.array([10, 21])
+  q = rng.standard_normal((b, t, 4, 8)).astype(np.float32)
+  k, v = (rng.standard_normal((b, s, 2, 8)).astype(np.float32)
+          for _ in range(2))
+  mask = np.tril(np.ones((b, t, t), bool))
+  mask[0, 2, 2] = False  # row 0's last new token is seen by nobody
+  unseen = np.zeros((b, s), bool)
+  for row, p in enumerate(prefix_len):
+    unseen[row, p + t:] = True
+  unseen[0, prefix_len[0] + 2] = True
+  clean = [np.where(unseen[:, :, None, None], 0, a) for a in (k, v)]
+  stale = [np.where(unseen[:, :, None, None], np.nan, a) for a in (k, v)]
+  rest = (jnp.asarray(prefix_len, jnp.int32), jnp.asarray(mask))
+  return ((jnp.asarray(q), *map(jnp.asarray, clean), *rest),
+          (jnp.asarray(q), *map(jnp.asarray, stale), *rest))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_unseen_nan_slots_take_no_part(impl):
+  clean, stale = _stale_nan_case()
+  want_out, want_grads = _out_and_grads(impl, *clean)
+  out, grads = _out_and_grads(impl, *stale)
+  np.testing.assert_array_equal(out, want_out)
+  for got, want in zip(grads, want_grads, strict=True):
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("q_shape,kv_shape,t", [
+    ((2, 0, 4, 8), (2, 0, 2, 8), 0),  # an empty cache (T = S = 0)
+    ((0, 3, 4, 8), (0, 10, 2, 8), 3),  # no rows
+    ((2, 3, 0, 8), (2, 10, 2, 8), 3),  # no query heads
+    ((2, 3, 4, 0), (2, 10, 2, 0), 3),  # D = 0
+])
+def test_zero_sized_inputs_give_zero_sized_outputs(impl, q_shape, kv_shape,
+                                                   t):
+  q = jnp.ones(q_shape)
+  kv = jnp.ones(kv_shape)
+  prefix_len = jnp.zeros((q_shape[0],), jnp.int32)
+  out, grads = _out_and_grads(impl, q, kv, kv, prefix_len, causal_mask(t))
+  assert out.shape == q_shape and out.dtype == q.dtype
+  assert [g.shape for g in grads] == [q_shape, kv_shape, kv_shape]
+
+
+def test_gradients_under_x64():
+  clean, _ = _stale_nan_case()
+  want_out, want_grads = _out_and_grads("xla", *clean)
+  with jax.enable_x64(True):
+    args = (*clean[:3], clean[3].astype(jnp.int64), clean[4])
+    out, grads = _out_and_grads("interpret", *args)
+  np.testing.assert_allclose(out, want_out, rtol=1e-5, atol=1e-5)
+  for got, want in zip(grads, want_grads, strict=True):
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -251,3 +251,20 @@ def test_bad_inputs():
                    num_clusters=2)
   with pytest.raises(ValueError, match="mask"):
     cluster_assignments(jnp.zeros((2, 4, 3)), jnp.ones((2, 4)), ratio=2)
+
+
+
+def test_a_nan_token_gets_a_slot_and_implementations_agree():
+  """A NaN token poisons its sequence's means, but every token still gets a
+  slot in [0, K) and the implementations agree (they rank NaN alike); the
+  other sequences are unaffected."""
+  rng = np.random.default_rng(9)
+  tokens = rng.normal(size=(2, 9, 4)).astype(np.float32)
+  tokens[0, 3, 1] = np.nan
+  got = {impl: np.asarray(cluster_assignments(
+      jnp.asarray(tokens), None, num_clusters=3, implementation=impl))
+         for impl in ("xla", "interpret")}
+  np.testing.assert_array_equal(got["interpret"], got["xla"])
+  assert ((got["xla"] >= 0) & (got["xla"] < 3)).all()
+  np.testing.assert_array_equal(got["xla"][1], np.asarray(cluster_assignments(
+      jnp.asarray(tokens[1:]), None, num_clusters=3))[0])

@@ -282,3 +282,34 @@ def test_bad_inputs():
     fde_queries(x, jnp.ones((2, 3), jnp.int32), cfg)
   with pytest.raises(ValueError, match="cfg"):
     fde_queries(x, mask, {"dimension": 4})
+
+
+X64_CONFIG = FDEConfig(dimension=8, num_repetitions=2,
+                       num_simhash_projections=3, projection="ams_sketch",
+                       projection_dimension=5, final_projection_dimension=24)
+
+
+def test_encodings_do_not_depend_on_x64():
+  """Queries encoded with jax_enable_x64 on match documents encoded without
+  it: every random draw names its dtype."""
+  tokens = np.random.default_rng(6).normal(size=(3, 7, 8)).astype(np.float32)
+  want = (fde_random_matrices(X64_CONFIG),
+          fde_documents(tokens, None, X64_CONFIG),
+          fde_queries(tokens, None, X64_CONFIG))
+  with jax.enable_x64(True):
+    got = (fde_random_matrices(X64_CONFIG),
+           fde_documents(tokens, None, X64_CONFIG),
+           fde_queries(tokens, None, X64_CONFIG))
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+    assert g.dtype == w.dtype
+    np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("encode", [fde_documents, fde_queries])
+def test_empty_batches_and_clouds(encode):
+  cfg = FDEConfig(dimension=3, num_simhash_projections=2)
+  out = encode(jnp.zeros((0, 5, 3)), None, cfg)
+  assert out.shape == (0, cfg.output_dimension)
+  # Clouds of no token encode to zeros (no partition to fill from).
+  out = encode(jnp.zeros((2, 0, 3)), None, cfg)
+  np.testing.assert_array_equal(out, np.zeros((2, cfg.output_dimension)))

@@ -262,3 +262,42 @@ def test_bad_inputs(fn, bad, message):
   arrays = {k: jnp.zeros(*v) for k, v in args.items() if k != "pairs"}
   with pytest.raises(ValueError, match=message):
     fn(arrays.pop("q"), arrays.pop("d"), pairs=args["pairs"], **arrays)
+
+
+def _scores_fn(impl, **kwargs):
+  if impl == "reference":
+    return lambda q, d: maxsim_reference(q, d, **kwargs)
+  return lambda q, d: maxsim(q, d, implementation=impl, **kwargs)
+
+
+@pytest.mark.parametrize("impl", (*IMPLS, "reference"))
+@pytest.mark.parametrize("pairs", ("all", "diagonal"))
+def test_masked_nan_tokens_take_no_part(impl, pairs):
+  """NaN or inf in masked tokens (padding), including a whole empty
+  document, reaches neither the scores nor the gradients."""
+  q, d, q_mask, d_mask = make_inputs(3, 5, 3, 19, 24, jnp.float32, seed=3)
+  garbage = lambda x, m: jnp.where(m[..., None], x, jnp.nan).at[0, 0, 0].set(
+      jnp.where(m[0, 0], x[0, 0, 0], jnp.inf))
+  fn = _scores_fn(impl, q_mask=q_mask, d_mask=d_mask, pairs=pairs)
+  clean, vjp_clean = jax.vjp(fn, q, d)
+  dirty, vjp_dirty = jax.vjp(fn, garbage(q, q_mask), garbage(d, d_mask))
+  np.testing.assert_array_equal(dirty, clean)
+  cotangent = jnp.asarray(
+      np.random.default_rng(4).standard_normal(clean.shape), jnp.float32)
+  for got, want in zip(vjp_dirty(cotangent), vjp_clean(cotangent)):
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("impl", (*IMPLS, "reference"))
+@pytest.mark.parametrize("pairs", ("all", "diagonal"))
+def test_gradients_under_x64(impl, pairs):
+  """The kernel's argmax stays int32 with jax_enable_x64 on."""
+  q, d, q_mask, d_mask = make_inputs(3, 5, 3, 40, 24, jnp.float32, seed=5)
+  fn = _scores_fn(impl, q_mask=q_mask, d_mask=d_mask, pairs=pairs)
+  loss = lambda q, d: jnp.sum(jnp.where(jnp.isfinite(s := fn(q, d)), s, 0))
+  want = jax.grad(loss, (0, 1))(q, d)
+  with jax.enable_x64(True):
+    got = jax.grad(loss, (0, 1))(q, d)
+  for g, w in zip(got, want):
+    assert g.dtype == w.dtype
+    np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)

@@ -160,3 +160,52 @@ def test_bad_inputs(impl, bad, message):
   args.update(bad)
   with pytest.raises(ValueError, match=message):
     vocab_reduce(args.pop("logits"), implementation=impl, **args)
+
+
+@pytest.mark.parametrize("impl", (*IMPLS, "reference"))
+@pytest.mark.parametrize("k", (1, 2, 5))
+def test_nan_logits_rank_as_minus_inf(impl, k):
+  """A NaN logit never beats a real one and is reported as -inf; it makes
+  the row's statistics NaN. Other rows are unaffected."""
+  logits = np.array(make_logits(jnp.float32))
+  nan_rows = [0, 2, 3]
+  logits[0, [5, 150]] = np.nan  # ties around them
+  logits[2, [int(np.argmax(logits[2])), 299]] = np.nan  # the real argmax
+  logits[3, 7] = np.nan  # 3 finite logits -> 2, then -inf ones by id
+  with_nan = jnp.asarray(logits)
+  as_minus_inf = jnp.asarray(np.where(np.isnan(logits), -np.inf, logits))
+  tokens = jnp.asarray([[5, 6]] * len(logits))
+  if impl == "reference":
+    run = lambda x: vocab_module.vocab_reduce_reference(x, k=k, tokens=tokens)
+  else:
+    run = lambda x: vocab_reduce(x, k=k, tokens=tokens, implementation=impl)
+  got, want = run(with_nan), run(as_minus_inf)
+  np.testing.assert_array_equal(got.top_ids, want.top_ids)
+  np.testing.assert_array_equal(got.argmax, want.argmax)
+  np.testing.assert_array_equal(got.top_logits, want.top_logits)
+  others = np.setdiff1d(np.arange(len(logits)), nan_rows)
+  for name in ("logsumexp", "confidence", "margin", "entropy"):
+    a = np.asarray(getattr(got, name))
+    assert np.isnan(a[nan_rows]).all(), name
+    np.testing.assert_array_equal(a[others],
+                                  np.asarray(getattr(want, name))[others])
+  assert np.isnan(np.asarray(got.token_logprob)[nan_rows]).all()
+
+
+def test_gradients_under_x64():
+  logits = some_finite_logits(jnp.float32)[np.array([0, 2, 5])]
+  tokens = np.asarray([[3, 9], [0, 299], [17, 17]])
+
+  def grads(impl):
+    def loss(x):
+      stats = vocab_reduce(x, k=3, tokens=jnp.asarray(tokens),
+                           implementation=impl)
+      return (jnp.sum(stats.logsumexp) + jnp.sum(stats.entropy)
+              + jnp.sum(stats.top_logits) - jnp.sum(stats.token_logprob))
+    return jax.grad(loss)(logits)
+
+  want = grads("xla")
+  with jax.enable_x64(True):  # int64 tokens, and the kernel's int carries
+    got = grads("interpret")
+  assert got.dtype == want.dtype
+  np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

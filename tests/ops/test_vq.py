@@ -180,3 +180,129 @@ def test_kmeans_recovers_separated_clusters():
   assert len(pairs) == 4
   np.testing.assert_allclose(np.sort(np.asarray(centroids), axis=0),
                              np.sort(centers, axis=0), atol=0.1)
+
+
+def _op(impl):
+  """vq_nearest with the given implementation, or its reference."""
+  if impl == "reference":
+    return ops.vq_nearest_reference
+  return lambda *a, **kw: ops.vq_nearest(*a, implementation=impl, **kw)
+
+
+def _grouped(x, cb, mask, grouped):
+  """(x, codebook, code_mask) as G codebooks, or group 0's plain one."""
+  if grouped:
+    return x, cb, mask
+  return x[:, 0], cb[0], None if mask is None else mask[0]
+
+
+NAN_CODES = [0, 5, 17]
+
+
+@pytest.mark.parametrize("impl", [*IMPLS, "reference"])
+@pytest.mark.parametrize("metric", ["l2", "ip", "cos"])
+@pytest.mark.parametrize("k,grouped", [(1, False), (3, True)])
+def test_nan_codes_are_never_chosen_over_real_ones(impl, metric, k, grouped):
+  """A code holding NaN acts as if it were absent (while k real codes are
+  enabled): same indices and scores as with that code masked out."""
+  rng = np.random.default_rng(6)
+  x, cb = _inputs(rng, 23, 2, 40, 8, jnp.float32)
+  mask = np.ones((2, 40), bool)
+  mask[1, 30:] = False
+  nan_cb = cb.at[:, NAN_CODES, 3].set(jnp.nan)
+  op = _op(impl)
+  for code_mask in (None, mask):
+    a, c, m = _grouped(x, nan_cb, None if code_mask is None else
+                       jnp.asarray(code_mask), grouped)
+    idx, scores = op(a, c, k=k, metric=metric, code_mask=m)
+    clean_mask = np.ones((2, 40), bool) if code_mask is None else mask.copy()
+    clean_mask[:, NAN_CODES] = False
+    a, c, m = _grouped(x, cb, jnp.asarray(clean_mask), grouped)
+    want_idx, want_scores = op(a, c, k=k, metric=metric, code_mask=m)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("impl", [*IMPLS, "reference"])
+@pytest.mark.parametrize("metric,grouped", [("l2", False), ("ip", True),
+                                            ("cos", True)])
+def test_nan_scores_rank_between_real_and_disabled_codes(impl, metric,
+                                                         grouped):
+  """With too few real codes, NaN codes fill the next slots (lowest index
+  first, NaN score), then -1; a disabled NaN code never appears."""
+  rng = np.random.default_rng(7)
+  x, cb = _inputs(rng, 6, 2, 12, 8, jnp.float32)
+  cb = cb.at[:, [3, 8, 10]].set(jnp.nan)
+  mask = np.zeros((2, 12), bool)
+  mask[:, [2, 3, 8]] = True  # code 10 holds NaN but is disabled
+  a, c, m = _grouped(x, cb, jnp.asarray(mask), grouped)
+  idx, scores = _op(impl)(a, c, k=5, metric=metric, code_mask=m)
+  idx, scores = np.asarray(idx), np.asarray(scores)
+  np.testing.assert_array_equal(idx, np.broadcast_to([2, 3, 8, -1, -1],
+                                                     idx.shape))
+  assert np.all(np.isfinite(scores[..., 0]))
+  assert np.all(np.isnan(scores[..., 1:3]))
+  empty = np.inf if metric == "l2" else -np.inf
+  np.testing.assert_array_equal(scores[..., 3:], empty)
+
+
+@pytest.mark.parametrize("impl", [*IMPLS, "reference"])
+@pytest.mark.parametrize("metric", ["l2", "ip", "cos"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_nan_rows_get_the_lowest_enabled_codes(impl, metric, k):
+  """Every score of a NaN row is NaN: its slots take the lowest-indexed
+  enabled codes; the other rows are unaffected."""
+  rng = np.random.default_rng(8)
+  x, cb = _inputs(rng, 7, 2, 300, 8, jnp.float32)
+  x = x.at[[1, 4], 0, 2].set(jnp.nan)
+  mask = np.ones((2, 300), bool)
+  mask[0, [0, 2, 3]] = False
+  op = _op(impl)
+  idx, scores = op(x, cb, k=k, metric=metric, code_mask=jnp.asarray(mask))
+  idx, scores = np.asarray(idx), np.asarray(scores)
+  np.testing.assert_array_equal(idx[[1, 4], 0], np.broadcast_to(
+      [1, 4, 5][:k], (2, k)))
+  assert np.all(np.isnan(scores[[1, 4], 0]))
+  assert np.all((idx >= 0) & (idx < 300))
+  rest = np.ones(idx.shape, bool)
+  rest[[1, 4], 0] = False
+  want_idx, _ = op(jnp.where(jnp.isnan(x), 0.0, x), cb, k=k, metric=metric,
+                   code_mask=jnp.asarray(mask))
+  np.testing.assert_array_equal(idx[rest], np.asarray(want_idx)[rest])
+  assert np.all(np.isfinite(scores[rest]))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_empty_and_zero_sized_shapes(impl):
+  op = _op(impl)
+  with pytest.raises(ValueError, match="codebook is empty"):
+    op(jnp.ones((3, 4)), jnp.ones((0, 4)))
+  with pytest.raises(ValueError, match="codebook is empty"):
+    op(jnp.ones((3, 2, 4)), jnp.ones((2, 0, 4)))
+  idx, scores = op(jnp.ones((0, 4)), jnp.ones((5, 4)), k=2)
+  assert idx.shape == scores.shape == (0, 2)
+  idx, _ = op(jnp.ones((3, 0, 4)), jnp.ones((0, 5, 4)), k=2)  # no groups
+  assert idx.shape == (3, 0, 2)
+  # d = 0: every code is at distance 0; ties go to the lowest index.
+  idx, scores = op(jnp.ones((3, 0)), jnp.ones((5, 0)), k=2)
+  np.testing.assert_array_equal(idx, [[0, 1]] * 3)
+  np.testing.assert_array_equal(scores, 0.0)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cos"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_kernel_gradients_under_x64(metric, k):
+  rng = np.random.default_rng(9)
+  x, cb = _inputs(rng, 11, 2, 70, 16, jnp.float32)
+  weights = jnp.asarray(rng.normal(size=(11, 2, k)), jnp.float32)
+
+  def grads(fn):
+    return jax.grad(lambda a, b: jnp.sum(
+        weights * fn(a, b, k=k, metric=metric)[1]), (0, 1))(x, cb)
+
+  with jax.enable_x64(True):
+    got = grads(_op("interpret"))
+    want = grads(ops.vq_nearest_reference)
+  for g, w in zip(got, want):
+    assert g.dtype == jnp.float32
+    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)

@@ -183,3 +183,34 @@ def test_lowers_for_gpu_with_other_tiles(block):
   jax.export.export(jax.jit(lambda q, d, m: maxsim_scores(
       q, d, None, m, with_argmax=True, block=block, backend="gpu")),
                     platforms=["cuda"], disabled_checks=checks)(*args)
+
+
+@pytest.mark.parametrize("backend", ("cpu", "tpu"))
+@pytest.mark.parametrize("diagonal", (False, True))
+def test_argmax_stays_int32_under_x64(backend, diagonal):
+  """The argmax carry is int32; with jax_enable_x64 the tile argmax was
+  int64 and the loop refused to trace."""
+  q, d, q_mask, d_mask = make_inputs(4, 7, 4, 40, 24)
+  run = lambda: maxsim_scores(
+      q, d, q_mask, d_mask, diagonal=diagonal, with_argmax=True,
+      block=BlockSizes(queries=2, docs=2, doc_tokens=16), backend=backend,
+      interpret=True)
+  want = run()
+  with jax.enable_x64(True):
+    got = run()
+  for g, w in zip(got, want, strict=True):
+    assert g.dtype == w.dtype
+    np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("backend", ("cpu", "tpu"))
+@pytest.mark.parametrize("diagonal", (False, True))
+def test_masked_nan_tokens_take_no_part(backend, diagonal):
+  q, d, q_mask, d_mask = make_inputs(4, 7, 4, 40, 24, seed=1)
+  run = lambda q, d: maxsim_scores(
+      q, d, q_mask, d_mask, diagonal=diagonal,
+      block=BlockSizes(queries=2, docs=2, doc_tokens=16), backend=backend,
+      interpret=True)
+  dirty = run(jnp.where(q_mask[..., None], q, jnp.nan),
+              jnp.where(d_mask[..., None], d, jnp.nan))
+  np.testing.assert_array_equal(dirty, run(q, d))

@@ -224,3 +224,40 @@ def test_lowers_for_gpu_with_other_tiles(block_sizes):
   jax.export.export(jax.jit(lambda *a: prefix_attention(
       *a, block_sizes=block_sizes, backend="gpu")), platforms=["cuda"],
                     disabled_checks=checks)(*args)
+
+
+@pytest.mark.parametrize("backend,dtype,per_row_mask,block_sizes", CASES)
+def test_nan_in_every_unseen_slot(backend, dtype, per_row_mask, block_sizes):
+  """NaN in every slot past `prefix_len + T` (inside partial key blocks on
+  most rows) and in new tokens that no query sees reaches no output."""
+  q, k, v, prefix_len, mask = make_case(dtype, stale_nan=False)
+  if not per_row_mask:
+    mask = mask[3]
+  rows_mask = np.broadcast_to(np.asarray(mask), (B, T, T))
+  unseen = np.zeros((B, S), bool)
+  for row, p in enumerate(PREFIX):
+    unseen[row, p + T:] = True
+    hidden = np.flatnonzero(~rows_mask[row].any(0))  # new tokens seen by none
+    unseen[row, [p + j for j in hidden if p + j < S]] = True
+  k, v = (jnp.where(unseen[:, :, None, None], jnp.nan, a) for a in (k, v))
+  out = prefix_attention(q, k, v, prefix_len, mask, block_sizes=block_sizes,
+                         backend=backend if backend == "tpu" else None,
+                         interpret=True)
+  check(out, brute_force(q, k, v, prefix_len, mask), dtype)
+
+
+@pytest.mark.parametrize("backend,dtype,per_row_mask,block_sizes", CASES)
+def test_x64_gives_the_same_result(backend, dtype, per_row_mask, block_sizes):
+  """int64 prefix lengths and Python ints under jax_enable_x64 (the TPU
+  index map divided int32 by int64)."""
+  q, k, v, prefix_len, mask = make_case(dtype)
+  if not per_row_mask:
+    mask = mask[3]
+  run = lambda lengths: prefix_attention(
+      q, k, v, lengths, mask, block_sizes=block_sizes,
+      backend=backend if backend == "tpu" else None, interpret=True)
+  want = run(prefix_len)
+  with jax.enable_x64(True):
+    got = run(prefix_len.astype(jnp.int64))
+  assert got.dtype == want.dtype
+  np.testing.assert_array_equal(got, want)

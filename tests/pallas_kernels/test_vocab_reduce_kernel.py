@@ -152,3 +152,40 @@ def test_lowers_for_gpu_with_other_tiles(block_sizes):
                                     backend="gpu")),
       platforms=["cuda"], disabled_checks=checks,
   )(jax.ShapeDtypeStruct((4096, 128000), jnp.bfloat16))
+
+
+@pytest.mark.parametrize("backend,k,dtype,block_sizes", CASES)
+def test_nan_logits_rank_as_minus_inf(backend, k, dtype, block_sizes):
+  """NaN logits rank (and come back) as -inf ones and make the row's
+  log-normaliser and entropy NaN; the old kernel dropped every tile whose
+  max was NaN and reported -inf statistics."""
+  logits = np.array(make_logits(jnp.float32))
+  nan_rows = [1, 2, 3]
+  logits[1, ::7] = np.nan  # a NaN in every tile
+  logits[2, np.argmax(logits[2])] = np.nan
+  logits[3, [0, 7]] = np.nan  # among the -inf ones
+  run = lambda x: vocab_stats(
+      jnp.asarray(x, dtype), k=k, block_sizes=block_sizes,
+      backend=backend if backend == "tpu" else None, interpret=True)
+  lse, entropy, values, ids = run(logits)
+  want = run(np.where(np.isnan(logits), -np.inf, logits))
+  np.testing.assert_array_equal(values, want[2])
+  np.testing.assert_array_equal(ids, want[3])
+  others = np.setdiff1d(np.arange(N), nan_rows)
+  for got, expected in ((lse, want[0]), (entropy, want[1])):
+    assert np.isnan(np.asarray(got)[nan_rows]).all()
+    np.testing.assert_array_equal(np.asarray(got)[others],
+                                  np.asarray(expected)[others])
+
+
+@pytest.mark.parametrize("backend,k,dtype,block_sizes", CASES)
+def test_x64_gives_the_same_result(backend, k, dtype, block_sizes):
+  run = lambda: vocab_stats(
+      make_logits(dtype), k=k, block_sizes=block_sizes,
+      backend=backend if backend == "tpu" else None, interpret=True)
+  want = run()
+  with jax.enable_x64(True):
+    got = run()
+  for g, w in zip(got, want, strict=True):
+    assert g.dtype == w.dtype
+    np.testing.assert_array_equal(g, w)

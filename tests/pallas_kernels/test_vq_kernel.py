@@ -218,3 +218,62 @@ def test_lowers_for_accelerators(platform, n, g, num_codes, d, k, dtype):
           _EXPORT_CALL[platform])])(*args)
   assert _EXPORT_CALL[platform] in exported.mlir_module()
   assert exported.out_avals[1].shape == (n, g, k)
+
+
+def _ranked_reference(x, codebook, bias, k):
+  """float64 top-k with NaN scores ranked as NAN_RANK: (values, indices)."""
+  x64 = np.asarray(x.astype(jnp.float32), np.float64)
+  c64 = np.asarray(codebook.astype(jnp.float32), np.float64)
+  bias = np.asarray(bias, np.float64)
+  with np.errstate(invalid="ignore"):
+    scores = np.einsum("ngd,gkd->ngk", x64, c64) + bias[None]
+  scores = np.where(np.isnan(scores), vq.kernels.NAN_RANK, scores)
+  scores = np.where(np.isneginf(bias)[None], -np.inf, scores)
+  order = np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+  return np.take_along_axis(scores, order, -1), order
+
+
+@pytest.mark.parametrize("backend", ["gpu", "tpu"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_nan_scores_rank_below_real_ones(backend, k):
+  """NaN codes lose to every real code, beat disabled ones, and come back
+  as NAN_RANK; a NaN row takes its lowest enabled codes. Indices stay in
+  [0, K) (the old kernel returned the tile size for NaN rows)."""
+  x, codebook, bias = _inputs(7, 37, 2, 300, 24, jnp.float32, integer=True)
+  codebook = codebook.at[:, [0, 70, 200]].set(jnp.nan)  # across tiles/splits
+  codebook = codebook.at[1, 5:].set(jnp.nan)  # group 1: 3 real codes
+  bias = bias.at[1, [0, 1, 250]].set(-jnp.inf)  # ... one NaN code disabled
+  x = x.at[[4, 30], 0].set(jnp.nan)
+  values, indices = vq.nearest_codes(x, codebook, bias, k=k, interpret=True,
+                                     backend=backend,
+                                     block_sizes=SMALL[backend])
+  want_values, want_indices = _ranked_reference(x, codebook, bias, k)
+  np.testing.assert_array_equal(values, want_values.astype(np.float32))
+  np.testing.assert_array_equal(indices, want_indices)
+
+
+@pytest.mark.parametrize("backend", ["gpu", "tpu"])
+def test_zero_feature_dim_and_empty_codebook(backend):
+  bias = jnp.asarray([[0.5, 2.0, 2.0, -jnp.inf]])
+  values, indices = vq.nearest_codes(
+      jnp.zeros((3, 1, 0)), jnp.zeros((1, 4, 0)), bias, k=2, interpret=True,
+      backend=backend)
+  np.testing.assert_array_equal(values, [[[2.0, 2.0]]] * 3)
+  np.testing.assert_array_equal(indices, [[[1, 2]]] * 3)
+  with pytest.raises(ValueError, match="codebook is empty"):
+    vq.nearest_codes(jnp.zeros((3, 1, 4)), jnp.zeros((1, 0, 4)),
+                     jnp.zeros((1, 0)), k=1, interpret=True, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["gpu", "tpu"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_x64_gives_the_same_result(backend, k):
+  x, codebook, bias = _inputs(8, 37, 2, 300, 24, jnp.float32)
+  run = lambda: vq.nearest_codes(x, codebook, bias, k=k, interpret=True,
+                                 backend=backend, block_sizes=SMALL[backend])
+  want = run()
+  with jax.enable_x64(True):
+    got = run()
+  for g, w in zip(got, want, strict=True):
+    assert g.dtype == w.dtype
+    np.testing.assert_array_equal(g, w)

@@ -197,3 +197,40 @@ def test_a_kind_tag_stands_for_its_defaults():
   assert CodebookConfig.kinds() == {"ema": EMACodebook,
                                     "learned": LearnedCodebook,
                                     "simvq": SimVQCodebook}
+
+
+@pytest.mark.parametrize("system", ["simvq", "vqvae"])
+def test_an_empty_batch_is_refused_clearly(system):
+  """The quantizer's loss, usage metrics and updates are batch statistics:
+  an empty batch is an error that says so, at init and at apply."""
+  model = zoo.build(system)
+  with pytest.raises(ValueError, match="at least one vector"):
+    model.init({"params": jax.random.key(0)}, jnp.zeros((0, 64)))
+  v = model.init({"params": jax.random.key(0)}, jnp.zeros((2, 64)))
+  with pytest.raises(ValueError, match="at least one vector"):
+    model.apply(v, jnp.zeros((0, 64)))
+  q = VectorQuantizer(QuantizerConfig(num_codes=K), dim=D)
+  with pytest.raises(ValueError, match=r"must be \[\.\.\., 8\]"):
+    q.init({"params": jax.random.key(1)}, jnp.zeros((4, D + 1)))
+
+
+@pytest.mark.parametrize("codebook", ["learned", "simvq",
+                                      EMACodebook(dead_code_threshold=0.9),
+                                      LearnedCodebook(kmeans_init=True)])
+def test_quantizers_do_not_depend_on_x64(codebook):
+  """Same variables, outputs and updates (float32 codes, the same random
+  restarts) with jax_enable_x64 on."""
+  z = _z(13)
+  cfg = QuantizerConfig(num_codes=K, codebook=codebook)
+
+  def run():
+    q, v = _init(cfg, z)
+    return v, q.apply(v, z, train=True, mutable=["vq_stats"],
+                      rngs={"restart": jax.random.key(2)})
+
+  want = run()
+  with jax.enable_x64(True):
+    got = run()
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+    assert g.dtype == w.dtype
+    np.testing.assert_array_equal(g, w)

@@ -73,6 +73,24 @@ def check_divisible(batch_size: int, mesh, what: str) -> None:
                       f"data*fsdp = {shards}")
 
 
+def check_batch_sizes(cfg: DataConfig, mesh) -> None:
+  """Both batch sizes split evenly over the mesh and the processes."""
+  for name in ("batch_size", "eval_batch_size"):
+    check_divisible(getattr(cfg, name), mesh, f"data.{name}")
+    _local_slice(getattr(cfg, name))
+
+
+def check_eval_data(cfg: DataConfig, task) -> None:
+  """The eval split exists and its first example prepares: checked before
+  training so that the final evaluation cannot fail after it."""
+  source = sources.data_source(cfg.name, cfg.eval_split,
+                               data_dir=cfg.data_dir or None)
+  if not len(source):
+    raise ConfigError(f"data.eval_split {cfg.eval_split!r} of {cfg.name} is "
+                      "empty")
+  task.prepare(_stack(source.__getitems__([0]), task.features))
+
+
 class TrainBatches:
   """`batches[step]` is the prepared, sharded global batch of that step."""
 

@@ -10,6 +10,11 @@ lets one build while the others wait, and TFDS writes into an `incomplete.*`
 directory that it renames into place only once everything is written, so a
 build that died half-way is never read as a dataset.
 
+A dataset whose files were damaged afterwards (truncated, emptied, flipped
+bits, deleted: the array_record format checksums its blocks) is reported as a
+`DataError` that names the dataset's folder; deleting that folder rebuilds it
+on the next call.
+
 tensorflow_datasets is imported when a dataset is first asked for, not when
 this module is imported.
 """
@@ -83,9 +88,10 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None) -> Any:
   except ValueError as e:
     raise DataError(str(e)) from None
   root = _root(data_dir)
-  builder = cls(data_dir=os.fspath(root), file_format="array_record")
-  if _is_built(builder):
-    return builder
+  with _reporting_damage(name, root / cls.name):
+    builder = cls(data_dir=os.fspath(root), file_format="array_record")
+    if _is_built(builder):
+      return builder
   with cache.locked(root / f".{builder.name}.lock"):
     # Built by another process while this one waited for the lock?
     builder = cls(data_dir=os.fspath(root), file_format="array_record")
@@ -113,13 +119,55 @@ def data_source(
     data_dir: as for `prepare`.
 
   Returns:
-    What `tfds.data_source` returns: supports `len`, `source[i]` and
+    What `tfds.data_source` returns, with read errors of damaged files
+    turned into `DataError`s: supports `len`, `source[i]` and
     `source.__getitems__(indices)`, each record a dict of numpy values (text
     as bytes).
   """
   builder = prepare(name, data_dir)
+  folder = pathlib.Path(builder.data_dir).parent
+  with _reporting_damage(name, folder):
+    try:
+      source = builder.as_data_source(split=split)
+    except (KeyError, ValueError) as e:
+      raise DataError(f"dataset {name!r} has no split {split!r} (splits: "
+                      f"{', '.join(sorted(builder.info.splits))})") from e
+  return _CheckedSource(source, name, folder)
+
+
+@contextlib.contextmanager
+def _reporting_damage(name: str, folder: pathlib.Path):
+  """Turns the errors of reading damaged dataset files into a DataError."""
   try:
-    return builder.as_data_source(split=split)
-  except (KeyError, ValueError) as e:
-    raise DataError(f"dataset {name!r} has no split {split!r} (splits: "
-                    f"{', '.join(sorted(builder.info.splits))})") from e
+    yield
+  except DataError:
+    raise
+  except Exception as e:  # TFDS and array_record raise many types
+    first = (str(e).strip().splitlines() or [""])[0][:200]
+    raise DataError(
+        f"dataset {name!r} in {folder} is damaged or incomplete "
+        f"({type(e).__name__}: {first}); delete {folder} and it is rebuilt "
+        "on the next run") from e
+
+
+class _CheckedSource:
+  """A TFDS data source whose read errors name the dataset and its fix."""
+
+  def __init__(self, source, name: str, folder: pathlib.Path):
+    self._source, self._name, self._folder = source, name, folder
+
+  def __len__(self) -> int:
+    return len(self._source)
+
+  def __getitem__(self, index):
+    with _reporting_damage(self._name, self._folder):
+      return self._source[index]
+
+  def __getitems__(self, indices):
+    with _reporting_damage(self._name, self._folder):
+      return self._source.__getitems__(indices)
+
+  def __getattr__(self, attribute):
+    if attribute.startswith("_"):  # not set yet (copy, pickle)
+      raise AttributeError(attribute)
+    return getattr(self._source, attribute)

@@ -77,6 +77,11 @@ class VectorQuantizer(nn.Module):
   Returns (quantized, indices, aux): quantized has z's shape and carries the
   gradient to z (straight-through or rotation trick); indices are int32
   [...]; aux holds the quantizer loss and batch code-usage metrics.
+
+  z must hold at least one vector: the loss, the usage metrics, EMA updates,
+  dead-code restarts and k-means init are all statistics of the batch, and
+  an empty batch (a pipeline bug, most likely) is refused with a ValueError
+  rather than turned into NaN metrics or a silent no-op update.
   """
 
   cfg: QuantizerConfig
@@ -96,6 +101,9 @@ class VectorQuantizer(nn.Module):
 
   def __call__(self, z: jax.Array, *, train: bool = False):
     cfg = self.cfg
+    if z.ndim < 1 or z.shape[-1] != self.dim or z.size == 0:
+      raise ValueError(f"VectorQuantizer: z must be [..., {self.dim}] (dim) "
+                       f"with at least one vector, got shape {z.shape}")
     z_flat = z.reshape(-1, z.shape[-1])  # [N, d]
     codes = self.effective_codebook(z_flat)  # [K, d]
     indices = ops.vq_nearest(z_flat, jax.lax.stop_gradient(codes))[0][:, 0]

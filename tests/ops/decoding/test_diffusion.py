@@ -142,6 +142,10 @@ class _FixedLogits(flax.struct.PyTreeNode):
 
   logits: jax.Array
 
+  @property
+  def vocab_size(self):
+    return self.logits.shape[-1]
+
   def __call__(self, tokens, positions=None, qq_mask=None):
     del positions, qq_mask
     return jnp.broadcast_to(self.logits, (len(tokens), *self.logits.shape))
@@ -159,7 +163,7 @@ def test_end_of_text_prediction_cuts_at_the_surest_eos_of_the_canvas():
   logits[P + 2, name], logits[P + 2, eos] = 0.0, 0.5
   logits[P + 6, name], logits[P + 6, eos] = 0.0, 5.0
   run = functools.partial(generate, _FixedLogits(jnp.asarray(logits)),
-                          _prompt()[:2], gen_len=G, block_len=N,
+                          _prompt()[:2] % 8, gen_len=G, block_len=N,
                           rule=UnmaskRule("confidence", k=1))
   plain, truncated = run(), run(eot_truncation=True)
   np.testing.assert_array_equal(plain.nfe, [G, G])

@@ -92,6 +92,21 @@ def test_without_resistance_it_is_greedy(make_lm):
   assert np.any(momentum_generate(lm, prompt, 24).tokens != greedy)
 
 
+def test_without_resistance_it_is_greedy_where_a_candidate_repeats_a_5gram():
+  # After 1 2 3 4 5 1 2 3 4 the greedy choice is 6, the runner-up 5 would
+  # repeat the 5-gram 1 2 3 4 5: its resistance in the released table is
+  # inf, and alpha = 0 must not make it 0 * inf = nan (argmax picks nan).
+  logits = np.zeros((8, 8), np.float32)
+  logits[4, 6], logits[4, 5] = 2.0, 1.0
+  lm = TableLM(jnp.asarray(logits))
+  prompt = jnp.array([[1, 2, 3, 4, 5, 1, 2, 3, 4]])
+  got = momentum_generate(lm, prompt, 3, top_k=2, alpha=0.0)
+  np.testing.assert_array_equal(got.tokens, generate(lm, prompt, 3).tokens)
+  assert int(got.tokens[0, 0]) == 6
+  # Not vacuous: the runner-up meets the table's inf entry.
+  assert int(repetition_lengths(prompt, jnp.array([9]), 8)[0, 5]) == 5
+
+
 def _repeated_ngram_ends(sequence, start, n):
   """Positions >= start where an n-gram ends that occurred before."""
   seen, repeats = set(), []

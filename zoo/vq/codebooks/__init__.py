@@ -63,9 +63,10 @@ def initial_codes(key, num_codes: int, dim: int, z_flat=None, *,
   and data are given, else N(0, 1/d).
 
   Flax also calls inits after initialisation, with no data, to check a
-  stored codebook's shape; the random branch gives that shape.
+  stored codebook's shape; the random branch gives that shape. The codes
+  are float32, also under jax_enable_x64.
   """
   if kmeans_iters and z_flat is not None:
     return ops.kmeans(z_flat.astype(jnp.float32), num_codes, key,
                       iters=kmeans_iters)[0]
-  return jax.random.normal(key, (num_codes, dim)) * (dim**-0.5)
+  return jax.random.normal(key, (num_codes, dim), jnp.float32) * (dim**-0.5)

@@ -55,7 +55,7 @@ class EMACodebook(CodebookConfig):
     if self.dead_code_threshold > 0:
       dead = size < self.dead_code_threshold
       pick = jax.random.randint(quantizer.make_rng("restart"), (num_codes,),
-                                0, z_flat.shape[0])
+                                0, z_flat.shape[0], jnp.int32)
       replacement = z_flat[pick].astype(jnp.float32)
       codes = jnp.where(dead[:, None], replacement, codes)
       sums = jnp.where(dead[:, None], replacement, sums)
