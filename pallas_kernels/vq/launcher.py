@@ -3,8 +3,11 @@
 `nearest_codes` pads rows, codes and the feature dim to the tiles of the
 chosen backend (padding codes get bias -inf, padding features are zero),
 launches `kernels.loop_kernel` (GPU) or `kernels.grid_kernel` (TPU), and
-merges per-split top-k lists. Backend modules (Triton, Mosaic TPU) are
-imported only when their compiler parameters are built.
+merges per-split top-k lists. A k above `MAX_K` (the longest list a kernel
+carries in registers) runs as ceil(k / MAX_K) passes in a `lax.scan`, each
+admitting only the codes ranked after the previous pass's last entry.
+Backend modules (Triton, Mosaic TPU) are imported only when their compiler
+parameters are built.
 """
 
 import functools
@@ -22,6 +25,7 @@ from pallas_kernels.vq.block_sizes import (
     padded_slots,
 )
 
+# Codes one kernel pass keeps per row; a longer top-k takes several passes.
 MAX_K = 16
 _DTYPES = (jnp.float32, jnp.bfloat16)
 
@@ -57,8 +61,13 @@ def _compiler_params(backend: str, block_sizes: BlockSizes):
       backend, block_sizes, ("parallel", "parallel", "parallel", "arbitrary"))
 
 
-def _launch_gpu(x, codebook, bias, k, block_sizes, interpret, cost):
-  """Runs the loop kernel; returns values, indices [S, G, Np, slots]."""
+def _launch_gpu(x, codebook, bias, k, block_sizes, interpret, cost,
+                after=None):
+  """Runs the loop kernel; returns values, indices [S, G, Np, slots].
+
+  `after`: optional (values, indices) [N, G], the previous pass's last
+  entry per row (see `kernels`).
+  """
   n, g, d = x.shape
   bn, bk, splits = (block_sizes.block_rows, block_sizes.block_codes,
                     block_sizes.num_splits)
@@ -73,27 +82,38 @@ def _launch_gpu(x, codebook, bias, k, block_sizes, interpret, cost):
   out_spec = pl.BlockSpec((None, None, bn, slots),
                           lambda i, gi, s: (s, gi, i, 0))
   kernel = functools.partial(kernels.loop_kernel, k=k, block_codes=bk,
-                             precision=common.dot_precision(x))
+                             precision=common.dot_precision(x),
+                             bounded=after is not None)
+  in_specs = [
+      pl.BlockSpec((bn, None, dp), lambda i, gi, s: (i, gi, 0)),
+      pl.BlockSpec((None, split_codes, dp), lambda i, gi, s: (gi, s, 0)),
+      pl.BlockSpec((None, 1, split_codes), lambda i, gi, s: (gi, 0, s)),
+  ]
+  args = [xp, cp, bp[:, None, :]]
+  if after is not None:
+    after_spec = pl.BlockSpec((bn, None, 1), lambda i, gi, s: (i, gi, 0))
+    in_specs += [after_spec, after_spec]
+    args += [common.pad_to(a[..., None], (np_, g, 1)) for a in after]
   return pl.pallas_call(
       kernel,
       out_shape=(jax.ShapeDtypeStruct((splits, g, np_, slots), jnp.float32),
                  jax.ShapeDtypeStruct((splits, g, np_, slots), jnp.int32)),
       grid=(np_ // bn, g, splits),
-      in_specs=[
-          pl.BlockSpec((bn, None, dp), lambda i, gi, s: (i, gi, 0)),
-          pl.BlockSpec((None, split_codes, dp), lambda i, gi, s: (gi, s, 0)),
-          pl.BlockSpec((None, 1, split_codes), lambda i, gi, s: (gi, 0, s)),
-      ],
+      in_specs=in_specs,
       out_specs=(out_spec, out_spec),
       compiler_params=_compiler_params("gpu", block_sizes),
       interpret=interpret,
       cost_estimate=cost,
       name="vq_nearest_codes_loop",
-  )(xp, cp, bp[:, None, :])
+  )(*args)
 
 
-def _launch_tpu(x, codebook, bias, k, block_sizes, interpret, cost):
-  """Runs the grid kernel; returns values, indices [S, G, Np, slots]."""
+def _launch_tpu(x, codebook, bias, k, block_sizes, interpret, cost,
+                after=None):
+  """Runs the grid kernel; returns values, indices [S, G, Np, slots].
+
+  `after`: as for `_launch_gpu`.
+  """
   n, g, d = x.shape
   bn, bk, splits = (block_sizes.block_rows, block_sizes.block_codes,
                     block_sizes.num_splits)
@@ -110,25 +130,33 @@ def _launch_tpu(x, codebook, bias, k, block_sizes, interpret, cost):
   out_spec = pl.BlockSpec((None, None, slots, bn),
                           lambda gi, s, i, t: (s, gi, 0, i))
   kernel = functools.partial(kernels.grid_kernel, k=k,
-                             precision=common.dot_precision(x))
+                             precision=common.dot_precision(x),
+                             bounded=after is not None)
+  in_specs = [
+      pl.BlockSpec((None, bn, dp), lambda gi, s, i, t: (gi, i, 0)),
+      pl.BlockSpec((None, bk, dp),
+                   lambda gi, s, i, t: (gi, s * tiles + t, 0)),
+      pl.BlockSpec((None, bk, 1),
+                   lambda gi, s, i, t: (gi, s * tiles + t, 0)),
+  ]
+  args = [xt, cp, bp[:, :, None]]
+  if after is not None:
+    # Rows along lanes, as in the output blocks: [G, 1, Np].
+    after_spec = pl.BlockSpec((None, 1, bn), lambda gi, s, i, t: (gi, 0, i))
+    in_specs += [after_spec, after_spec]
+    args += [common.pad_to(a.T[:, None, :], (g, 1, np_)) for a in after]
   values, indices = pl.pallas_call(
       kernel,
       out_shape=(jax.ShapeDtypeStruct((splits, g, slots, np_), jnp.float32),
                  jax.ShapeDtypeStruct((splits, g, slots, np_), jnp.int32)),
       grid=(g, splits, np_ // bn, tiles),
-      in_specs=[
-          pl.BlockSpec((None, bn, dp), lambda gi, s, i, t: (gi, i, 0)),
-          pl.BlockSpec((None, bk, dp),
-                       lambda gi, s, i, t: (gi, s * tiles + t, 0)),
-          pl.BlockSpec((None, bk, 1),
-                       lambda gi, s, i, t: (gi, s * tiles + t, 0)),
-      ],
+      in_specs=in_specs,
       out_specs=(out_spec, out_spec),
       compiler_params=_compiler_params("tpu", block_sizes),
       interpret=interpret,
       cost_estimate=cost,
       name="vq_nearest_codes_grid",
-  )(xt, cp, bp[:, :, None])
+  )(*args)
   return jnp.swapaxes(values, 2, 3), jnp.swapaxes(indices, 2, 3)
 
 
@@ -171,11 +199,43 @@ def _nearest_codes(x, codebook, bias, *, k, interpret, block_sizes, backend):
       + codebook.size * codebook.dtype.itemsize + bias.size * 4
       + n * g * k * 8)
   launch = _launch_gpu if backend == "gpu" else _launch_tpu
+  if k > MAX_K:
+    return _passes(functools.partial(
+        launch, x, codebook, bias, MAX_K, block_sizes, interpret, cost),
+        n, g, k)
   values, indices = launch(x, codebook, bias, k, block_sizes, interpret, cost)
   values, indices = _merge_splits(values, indices, n, k)
   if backend == "gpu" and k == 1:
     values, indices = _nan_rows_of_column_path(values, indices, bias)
   return values, indices
+
+
+def _passes(launch_pass, n: int, g: int, k: int):
+  """Top-k as ceil(k / MAX_K) kernel passes of MAX_K codes each.
+
+  Pass p keeps the best MAX_K codes ranked after pass p - 1's last entry,
+  so the passes, concatenated, are the top-k list in order. A pass that
+  runs out of codes leaves -inf slots, and so do all after it.
+
+  Args:
+    launch_pass: `after` -> per-split values, indices [S, G, Np, slots].
+    n, g: rows and groups; k: codes per row.
+
+  Returns:
+    (values [n, G, k] float32, indices [n, G, k] int32).
+  """
+  def one_pass(after, _):
+    values, indices = _merge_splits(*launch_pass(after=after), n, MAX_K)
+    return (values[..., -1], indices[..., -1]), (values, indices)
+
+  # (+inf, -1) admits every code.
+  first = (jnp.full((n, g), jnp.inf, jnp.float32),
+           jnp.full((n, g), -1, jnp.int32))
+  _, (values, indices) = lax.scan(one_pass, first, length=-(-k // MAX_K))
+  # [passes, n, G, MAX_K] -> [n, G, passes * MAX_K], best first.
+  values = jnp.moveaxis(values, 0, 2).reshape(n, g, -1)
+  indices = jnp.moveaxis(indices, 0, 2).reshape(n, g, -1)
+  return values[..., :k], indices[..., :k]
 
 
 def nearest_codes(
@@ -201,7 +261,7 @@ def nearest_codes(
     x: [N, G, d] float32 or bfloat16.
     codebook: [G, K, d], same dtype as x.
     bias: [G, K] float32, added to each score; -inf disables a code.
-    k: codes per row, 1 <= k <= min(K, MAX_K).
+    k: codes per row, 1 <= k <= K (above MAX_K, in passes).
     interpret: run the kernel in Pallas interpret mode (any platform).
     block_sizes: tiling; `BlockSizes.default_for(...)` when None.
     backend: "gpu" or "tpu" builds that backend's kernel and compiler
@@ -214,14 +274,11 @@ def nearest_codes(
 
   Raises:
     ValueError: malformed arguments.
-    NotImplementedError: k > MAX_K, a feature dim too large for one tile,
+    NotImplementedError: a feature dim too large for one tile,
       float32 inputs on GPU (exact f32 products have no fast Triton path),
       or no compiled kernel for the platform (callers fall back to XLA).
   """
   _validate(x, codebook, bias, k)
-  if k > MAX_K:
-    raise NotImplementedError(f"nearest_codes: k={k} > {MAX_K} is not "
-                              "supported by the kernel")
   kind = common.kernel_backend("nearest_codes", backend, interpret)
   if kind == "gpu" and not interpret and x.dtype == jnp.float32:
     # Exact f32 products run as a non-tensor-core dot in Triton, orders of
@@ -233,7 +290,7 @@ def nearest_codes(
   if block_sizes is None:
     block_sizes = BlockSizes.default_for(
         num_rows=n, num_groups=g, num_codes=codebook.shape[1], dim=d,
-        dtype=x.dtype, k=k, backend=kind)
+        dtype=x.dtype, k=min(k, MAX_K), backend=kind)
   else:
     block_sizes.validate(kind)
   if n == 0 or g == 0:

@@ -27,6 +27,26 @@ def empty(shape: tuple[int, ...], k: int) -> TopK:
   return values, indices
 
 
+def ranked_after(scores: jax.Array, codes: jax.Array, after_value: jax.Array,
+                 after_index: jax.Array) -> jax.Array:
+  """Scores of the codes that rank strictly after (after_value, after_index).
+
+  The order is the lists' own: value descending, then code index
+  ascending. Other codes get -inf, so a pass that starts after the last
+  entry of the previous pass continues the same ranking (top-k longer than
+  one list, in passes).
+
+  Args:
+    scores: ranked (NaN-free) f32 tile.
+    codes: int32 global code ids, broadcastable to scores.
+    after_value, after_index: the previous pass's last (value, index) per
+      row, broadcastable to scores; (+inf, -1) admits every code.
+  """
+  later = (scores < after_value) | ((scores == after_value)
+                                     & (codes > after_index))
+  return jnp.where(later, scores, -jnp.inf)
+
+
 def insert(best: TopK, value: jax.Array, index: jax.Array) -> TopK:
   """Inserts one candidate per row after all slots that are >= it."""
   values, indices = best
