@@ -10,7 +10,7 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 def test_library_example_runs():
   text = README.read_text()
-  library, decoding = re.findall(r"```python\n(.*?)```", text, re.S)
+  library, decoding, _ = re.findall(r"```python\n(.*?)```", text, re.S)
   scope = {}
   exec(compile(library, "README.md", "exec"), scope)  # noqa: S102
   assert scope["idx"].shape == (1000, 4)
@@ -21,3 +21,14 @@ def test_library_example_runs():
 def test_systems_table_is_generated_from_the_registry():
   text = README.read_text()
   assert readme.render(text, claims.load(readme.CLAIMS_FILE)) == text
+
+
+def test_checkpoint_example_runs(tmp_path, monkeypatch):
+  """"Your own checkpoint", on the tiny Llama that transformers wrote."""
+  text = README.read_text()
+  *_, example = re.findall(r"```python\n(.*?)```", text, re.S)
+  llama = README.parent / "tests" / "data" / "lm_checkpoints" / "llama"
+  monkeypatch.chdir(tmp_path)
+  exec(compile(example.replace("path/to/dir", str(llama)), "README.md",  # noqa: S102
+               "exec"), {})
+  assert (tmp_path / "out" / "dir" / "config.json").exists()

@@ -1,12 +1,33 @@
-"""The decoder LM and table LMs: caches agree with full forward passes."""
+"""The decoder LM and table LMs: caches agree with full forward passes;
+the checkpoint-family options leave the default decoder as it was."""
 
+import hashlib
+import json
+import pathlib
+
+import flax.linen as nn
 import jax
 import numpy as np
 import pytest
+from flax import traverse_util
 from jax import numpy as jnp
 
 from ops.decoding import DecodingModel, tree
+from ops.decoding.sampling import generate
 from zoo.errors import ConfigError
+from zoo.layers.mlps import MLPConfig
+from zoo.layers.mlps.gated import GatedMLP
+from zoo.layers.mlps.plain import PlainMLP
+from zoo.layers.norms import NormConfig
+from zoo.layers.norms.layer import LayerNorm
+from zoo.layers.norms.rms import RMSNorm
+from zoo.layers.positions import PositionConfig
+from zoo.layers.positions.learned import LearnedPositions
+from zoo.layers.positions.rope import Rope
+from zoo.layers.positions.rope_linear import LinearRope
+from zoo.layers.positions.rope_llama3 import Llama3Rope
+from zoo.layers.rope import apply_rope
+from zoo.layers.transformer import BlockOptions
 from zoo.lm.decoder import CachedLM, DecoderConfig, DecoderLM
 from zoo.lm.table import TableLM
 
@@ -118,3 +139,99 @@ def test_both_models_are_decoding_models(lm):
     assert logits.shape == (2, 3, model.vocab_size)
     np.testing.assert_array_equal(cache.length, [3, 3])
   assert not isinstance(object(), DecodingModel)
+
+
+GOLDEN = (pathlib.Path(__file__).resolve().parents[1] / "data"
+          / "decoder_lm_default.json")
+
+
+def test_the_default_decoder_is_bit_identical_to_before_its_options():
+  """Params and logits of `DecoderConfig()` as the code before the
+  checkpoint-family options made them (tests/data/decoder_lm_default.json:
+  sha256 of every param and of the jitted logits)."""
+  golden = json.loads(GOLDEN.read_text())["default"]
+  model = DecoderLM(DecoderConfig())
+  tokens = (jnp.arange(12).reshape(2, 6) * 7) % 4096
+  variables = jax.jit(model.init)(jax.random.key(0), tokens)
+  flat = traverse_util.flatten_dict(nn.meta.unbox(variables["params"]))
+  digest = lambda a: hashlib.sha256(np.asarray(a).tobytes()).hexdigest()
+  assert {"/".join(k): digest(v) for k, v in flat.items()} == golden[
+      "params_sha256"]
+  logits = np.asarray(jax.jit(model.apply)(variables, tokens))
+  np.testing.assert_array_equal(logits[:, :, :16],
+                                np.float32(golden["logits_first_16"]))
+  assert digest(logits) == golden["logits_sha256"]
+
+
+def test_positions_norms_and_mlps_are_plug_ins():
+  assert list(PositionConfig.kinds()) == ["learned", "rope", "rope_linear",
+                                          "rope_llama3"]
+  assert list(NormConfig.kinds()) == ["layer", "rms"]
+  assert list(MLPConfig.kinds()) == ["gated", "plain"]
+  cfg = DecoderConfig()
+  assert (cfg.positions, cfg.block.norm, cfg.block.mlp) == (
+      Rope(), RMSNorm(1e-6), GatedMLP("silu", False))
+
+
+def test_linear_rope_at_scaled_positions_is_rope():
+  x = jax.random.normal(jax.random.key(9), (1, 5, 2, 8))
+  positions = jnp.arange(5)[None]
+  scaled = LinearRope(3.0).frequencies(8, 100.0)
+  np.testing.assert_allclose(
+      apply_rope(x, 3 * positions, frequencies=scaled),
+      apply_rope(x, positions, 100.0), atol=1e-5)
+
+
+def test_llama3_rope_scales_long_wavelengths_only():
+  freq = np.asarray(Rope().frequencies(16, 10_000.0))
+  scaled = np.asarray(Llama3Rope(8.0, 1.0, 4.0, 16).frequencies(16, 10_000.0))
+  wavelength = 2 * np.pi / freq
+  np.testing.assert_allclose(scaled[wavelength > 16],
+                             freq[wavelength > 16] / 8, rtol=1e-6)
+  np.testing.assert_array_equal(scaled[wavelength < 4], freq[wavelength < 4])
+  middle = (wavelength >= 4) & (wavelength <= 16)
+  assert middle.any()
+  assert ((scaled[middle] < freq[middle])
+          & (scaled[middle] > freq[middle] / 8)).all()
+
+
+def test_learned_positions_bound_the_context():
+  cfg = DecoderConfig(vocab_size=11, embed_dim=16, num_layers=1, num_heads=2,
+                      mlp_dim=16, positions=LearnedPositions(6),
+                      block=BlockOptions(norm=LayerNorm(), mlp=PlainMLP()))
+  model = DecoderLM(cfg)
+  params = model.init(jax.random.key(0), jnp.zeros((1, 4), jnp.int32))
+  lm = CachedLM(params["params"], model)
+  assert lm.init_cache(1, 10).capacity == 6
+  with pytest.raises(ValueError, match="holds 6"):
+    generate(lm, jnp.ones((1, 4), jnp.int32), 5)
+  with pytest.raises(ValueError, match="learned table holds 6"):
+    lm(jnp.ones((1, 7), jnp.int32))
+
+
+def test_bad_options_are_refused():
+  with pytest.raises(ValueError, match="unknown NormConfig kind 'batch'"):
+    NormConfig.of_kind("batch")
+  with pytest.raises(ConfigError, match="activation must be one of"):
+    GatedMLP(activation="tanh")
+  with pytest.raises(ConfigError, match="heads of even width"):
+    DecoderConfig(embed_dim=32, num_heads=2, head_width=5)
+  DecoderConfig(embed_dim=32, num_heads=2, head_width=5,
+                positions=LearnedPositions())  # no rotation, odd is fine
+  with pytest.raises(ConfigError, match="factor must be > 0"):
+    LinearRope(0.0)
+
+
+def test_set_switches_the_kinds_and_a_saved_config_restores_them():
+  from train import config as config_lib  # noqa: PLC0415
+
+  cfg = config_lib.load_config("lm.py:smoke", [
+      "model.block.norm=layer", "model.block.norm.eps=1e-5",
+      "model.block.mlp=plain", "model.block.mlp.activation=gelu",
+      "model.positions=learned", "model.positions.max_positions=300",
+      "model.tied_embeddings=false"])
+  assert (cfg.model.block.norm, cfg.model.block.mlp, cfg.model.positions) == (
+      LayerNorm(1e-5), PlainMLP("gelu"), LearnedPositions(300))
+  assert config_lib.from_dict(config_lib.to_dict(cfg)).model == cfg.model
+  with pytest.raises(ConfigError, match="unknown NormConfig kind 'batch'"):
+    config_lib.load_config("lm.py:smoke", ["model.block.norm=batch"])

@@ -12,9 +12,22 @@ kind for tests. Models are trained once into the user cache
 A loaded workdir keeps the tokenizer and token windows of its dataset
 (`tokenizer.json`, `{train,validation}_windows.npy`), so a copy of it runs
 the reports on a host without tensorflow-datasets, such as a GPU host.
+
+    target = load_checkpoint_target("path/to/llama")   # your own checkpoint
+
+A Hugging Face checkpoint (`zoo.lm.checkpoints`) becomes a target too. Its
+corpus, for the held-out prompts, the corpus tables some reports build and
+the loss and repetition diagnostics, is the running Python's reference
+topics (`pydoc_data.topics`, the text `help()` shows; one document per
+topic, held out when `sha1("pydoc_data.topics:<topic>") % 20 == 0` as in
+`stdlib_text`) through the checkpoint's own tokenizer, cut into windows
+inside each topic. These files live in the user cache, under the
+checkpoint folder's name and a digest of its files; the checkpoint folder
+is only read. `file_prompts` reads prompts of your own instead.
 """
 
 import dataclasses
+import hashlib
 import json
 import pathlib
 
@@ -22,12 +35,12 @@ import jax
 import numpy as np
 import tokenizers
 
-from ops.decoding.metrics import repeated_ngram_rate
+from ops.decoding.metrics import continuation_nll, repeated_ngram_rate
 from ops.decoding.sampling import generate
 from train import config as config_lib
 from train import loop, store
 from train.data import sources
-from zoo.lm import special_tokens
+from zoo.lm import checkpoints
 from zoo.lm.decoder import CachedLM
 
 CONFIGS = {
@@ -38,6 +51,9 @@ CONFIGS = {
 }
 # The degeneracy diagnostic: greedy continuations of held-out prompts.
 _REP4_PROMPTS, _REP4_PROMPT_LEN, _REP4_NEW = 20, 64, 128
+# A checkpoint target's windows (as the BPE datasets'), how many of the
+# held-out ones measure its loss, and how many share a forward.
+_WINDOW, _LOSS_WINDOWS, _LOSS_BATCH = 257, 8, 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,16 +123,22 @@ def load_target(name: str = "text", smoke: bool = False,
 
 
 def _greedy_rep4(target: Target) -> float:
-  """Measured once per trained model; the file names what it measured."""
+  """Measured once per trained model; the file names what it measured.
+  A model whose context is shorter than the prompts and continuations
+  gets both shortened to fit."""
   stats = target.workdir / "greedy_rep4.json"
+  length, new = _REP4_PROMPT_LEN, _REP4_NEW
+  room = _context(target.lm, length + new)
+  if room < length + new:
+    length, new = room // 3, room - room // 3
   setting = {"val_loss": target.val_loss, "prompts": _REP4_PROMPTS,
-             "prompt_length": _REP4_PROMPT_LEN, "new_tokens": _REP4_NEW}
+             "prompt_length": length, "new_tokens": new}
   if stats.exists():
     saved = json.loads(stats.read_text())
     if saved.get("setting") == setting:
       return saved["greedy_rep4"]
-  prompts = heldout_prompts(target, _REP4_PROMPTS, _REP4_PROMPT_LEN)
-  out = generate(target.lm, prompts, _REP4_NEW).tokens
+  prompts = heldout_prompts(target, _REP4_PROMPTS, length)
+  out = generate(target.lm, prompts, new).tokens
   rate = repeated_ngram_rate(np.asarray(out), 4)
   stats.write_text(json.dumps({"greedy_rep4": rate, "setting": setting}))
   return rate
@@ -171,7 +193,7 @@ def heldout_prompts(target: Target, num: int, length: int,
   or special token.
   """
   windows = _split_windows(target, "validation")
-  special = windows < len(special_tokens.NAMES)
+  special = np.isin(windows, _special_ids(target.tokenizer))
   if length > windows.shape[1]:
     raise ValueError(f"heldout_prompts: length {length} exceeds the "
                      f"dataset's windows of {windows.shape[1]} tokens")
@@ -186,3 +208,102 @@ def heldout_prompts(target: Target, num: int, length: int,
                                                       replace=False))
   return np.stack([windows[rows[i], starts[i]:starts[i] + length]
                    for i in chosen])
+
+
+def _special_ids(tokenizer: tokenizers.Tokenizer) -> list[int]:
+  """Ids of the tokenizer's special tokens (the zoo's: those of
+  `special_tokens`)."""
+  return sorted(i for i, token in tokenizer.get_added_tokens_decoder().items()
+                if token.special)
+
+
+def _context(lm: CachedLM, tokens: int) -> int:
+  """min(tokens, the cache slots the model can hold)."""
+  return lm.init_cache(1, tokens).capacity
+
+
+def _checkpoint_workdir(directory: pathlib.Path) -> pathlib.Path:
+  """The cache folder of a checkpoint: its name and a digest of the names,
+  sizes and times of its files (a changed checkpoint gets a new one)."""
+  digest = hashlib.sha1(str(directory.resolve()).encode())
+  for path in sorted(directory.iterdir()):
+    stat = path.stat()
+    digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+  return store.cache_dir("checkpoint_targets") / (
+      f"{directory.resolve().name}-{digest.hexdigest()[:12]}")
+
+
+def topic_windows(tokenizer: tokenizers.Tokenizer, split: str) -> np.ndarray:
+  """[num, 257] int32 windows of the pydoc topics of one split, tokenized
+  by `tokenizer`, cut inside each topic (tails dropped)."""
+  from pydoc_data import topics  # noqa: PLC0415 (a large module)
+
+  chosen = sorted(t for t in topics.topics if (int(hashlib.sha1(
+      f"pydoc_data.topics:{t}".encode()).hexdigest(), 16) % 20 == 0) == (
+          split == "validation"))
+  rows = []
+  for encoding in tokenizer.encode_batch(
+      [topics.topics[t].strip() for t in chosen]):
+    ids = np.asarray(encoding.ids, np.int32)
+    n = len(ids) // _WINDOW
+    rows.append(ids[:n * _WINDOW].reshape(n, _WINDOW))
+  return np.concatenate(rows)
+
+
+def load_checkpoint_target(directory: str | pathlib.Path, *,
+                           dtype: str = "float32") -> Target:
+  """A Hugging Face checkpoint as a decoding target (see the module doc).
+
+  Args:
+    directory: a Llama, Qwen2 or GPT-2 checkpoint (`zoo.lm.checkpoints`).
+    dtype: "float32" or "bfloat16".
+
+  Raises:
+    CheckpointError: the directory cannot be loaded.
+  """
+  directory = pathlib.Path(directory)
+  ckpt = checkpoints.load(directory, dtype=dtype)
+  workdir = _checkpoint_workdir(directory)
+  workdir.mkdir(parents=True, exist_ok=True)
+  for split in ("train", "validation"):
+    _kept(workdir / f"{split}_windows.npy",
+          lambda split=split: topic_windows(ckpt.tokenizer, split), np.load,
+          np.save)
+  target = Target(directory.resolve().name, ckpt.lm, ckpt.tokenizer,
+                  "pydoc_topics", float("nan"), float("nan"), workdir)
+
+  def loss():
+    windows = _split_windows(target, "validation")[:_LOSS_WINDOWS]
+    windows = windows[:, :_context(target.lm, windows.shape[1])]
+    nll = [continuation_nll(target.lm, w[:, :1], w[:, 1:]) for w in
+           np.split(windows, range(_LOSS_BATCH, len(windows), _LOSS_BATCH))]
+    return json.dumps({"nll": float(np.mean(np.concatenate(nll)))})
+
+  saved = _kept(workdir / "eval.json", loss, pathlib.Path.read_text,
+                pathlib.Path.write_text)
+  target = dataclasses.replace(target, val_loss=json.loads(saved)["nll"])
+  return dataclasses.replace(target, greedy_rep4=_greedy_rep4(target))
+
+
+def file_prompts(target: Target, path: str | pathlib.Path, num: int,
+                 length: int) -> np.ndarray:
+  """[num, length] int32: the first `length` tokens of each of the first
+  `num` non-empty lines of a UTF-8 file, by the target's tokenizer.
+
+  Raises:
+    ValueError: fewer lines, or a line of fewer tokens, naming it.
+  """
+  lines = [(i + 1, line) for i, line in enumerate(
+      pathlib.Path(path).read_text(encoding="utf-8").splitlines())
+           if line.strip()]
+  if len(lines) < num:
+    raise ValueError(f"{path}: {len(lines)} non-empty lines, asked for "
+                     f"{num} prompts")
+  prompts = []
+  for number, line in lines[:num]:
+    ids = target.tokenizer.encode(line).ids
+    if len(ids) < length:
+      raise ValueError(f"{path}:{number}: {len(ids)} tokens, fewer than the "
+                       f"prompt length {length}")
+    prompts.append(ids[:length])
+  return np.asarray(prompts, np.int32)

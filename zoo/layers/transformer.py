@@ -3,14 +3,45 @@
 The attention runs through `ops.prefix_attention`, so one block serves
 training (all tokens new, causal or bidirectional mask) and cached decoding
 (a few new tokens over a KV cache under any query-to-query mask).
+
+`BlockOptions` builds the other pre-norm blocks of the checkpoint families
+the zoo loads (`zoo.lm.checkpoints`): its norm (`zoo.layers.norms`) and MLP
+(`zoo.layers.mlps`) are plug-in kinds, with biased projections where a
+family has them (Qwen2's query/key/value, GPT-2's everywhere); the position
+kind (`zoo.layers.positions`) rotates queries and keys, or not. The
+defaults are the zoo's own block.
 """
+
+import dataclasses
 
 import flax.linen as nn
 from jax import numpy as jnp
 
 from ops.attention import prefix_attention, write_rows
 from zoo import sharding
-from zoo.layers.rope import apply_rope
+from zoo.layers.mlps import MLPConfig
+from zoo.layers.mlps.gated import GatedMLP
+from zoo.layers.norms import NormConfig
+from zoo.layers.norms.rms import RMSNorm
+from zoo.layers.positions import PositionConfig
+from zoo.layers.positions.rope import Rope
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockOptions:
+  """How a block's parts are built; the defaults are the zoo's decoder.
+
+  Attributes:
+    norm: the norm kind of both sublayers (and the decoder's final norm).
+    mlp: the feed-forward kind, with its activation and biases.
+    qkv_bias: biases on the query, key and value projections.
+    out_bias: a bias on the attention's output projection.
+  """
+
+  norm: NormConfig = RMSNorm()
+  mlp: MLPConfig = GatedMLP()
+  qkv_bias: bool = False
+  out_bias: bool = False
 
 
 class Projection(nn.Module):
@@ -24,6 +55,7 @@ class Projection(nn.Module):
   axes: tuple[str, ...]
   contract: int = 1  # trailing input axes to contract
   dtype: jnp.dtype = jnp.float32
+  bias: bool = False  # [*out], named by the output axes
 
   @nn.compact
   def __call__(self, x):
@@ -35,13 +67,20 @@ class Projection(nn.Module):
         "kernel", nn.with_logical_partitioning(
             nn.initializers.normal(fan_in ** -0.5), self.axes),
         (*in_shape, *self.features), jnp.float32)
-    return jnp.tensordot(x.astype(self.dtype), kernel.astype(self.dtype),
-                         axes=self.contract)
+    y = jnp.tensordot(x.astype(self.dtype), kernel.astype(self.dtype),
+                      axes=self.contract)
+    if not self.bias:
+      return y
+    bias = self.param(
+        "bias", nn.with_logical_partitioning(
+            nn.initializers.zeros_init(), self.axes[self.contract:]),
+        self.features, jnp.float32)
+    return y + bias.astype(self.dtype)
 
 
-def _dense(features, axes, dtype, name):
+def _dense(features, axes, dtype, name, bias=False):
   features = features if isinstance(features, tuple) else (features,)
-  return Projection(features, axes, dtype=dtype, name=name)
+  return Projection(features, axes, dtype=dtype, bias=bias, name=name)
 
 
 class Attention(nn.Module):
@@ -52,13 +91,15 @@ class Attention(nn.Module):
   head_dim: int
   rope_base: float
   dtype: jnp.dtype
+  options: BlockOptions = BlockOptions()
+  positions: PositionConfig = Rope()
 
   @nn.compact
   def __call__(self, x, positions, qq_mask, kv=None, prefix_len=None):
     """Args:
 
       x: [B, T, E] new tokens.
-      positions: [B, T] their positions (RoPE).
+      positions: [B, T] their positions (rotary kinds).
       qq_mask: [T, T] or [B, T, T] bool, new token i sees new token j.
       kv: optional (k, v) cache [B, S, Hkv, Dh]; None attends to x alone.
       prefix_len: [B] cached tokens before x (with kv).
@@ -67,11 +108,13 @@ class Attention(nn.Module):
       ([B, T, E], updated (k, v) or None).
     """
     emb = sharding.EMBED, sharding.HEADS, sharding.KV
-    q = _dense((self.num_heads, self.head_dim), emb, self.dtype, "query")(x)
-    k = _dense((self.num_kv_heads, self.head_dim), emb, self.dtype, "key")(x)
-    v = _dense((self.num_kv_heads, self.head_dim), emb, self.dtype, "value")(x)
-    q = apply_rope(q, positions, self.rope_base)
-    k = apply_rope(k, positions, self.rope_base)
+    qkv = lambda heads, name: _dense((heads, self.head_dim), emb, self.dtype,
+                                     name, self.options.qkv_bias)(x)
+    q = qkv(self.num_heads, "query")
+    k = qkv(self.num_kv_heads, "key")
+    v = qkv(self.num_kv_heads, "value")
+    q = self.positions.rotate(q, positions, self.rope_base)
+    k = self.positions.rotate(k, positions, self.rope_base)
     if kv is None:
       prefix_len = jnp.zeros((x.shape[0],), jnp.int32)
       new_kv = None
@@ -79,28 +122,29 @@ class Attention(nn.Module):
       k = write_rows(kv[0], k, prefix_len)
       v = write_rows(kv[1], v, prefix_len)
       new_kv = (k, v)
-    out = prefix_attention(q, k.astype(q.dtype), v.astype(q.dtype),
-                           prefix_len, qq_mask)
+    heads = prefix_attention(q, k.astype(q.dtype), v.astype(q.dtype),
+                             prefix_len, qq_mask)  # [B, T, H, Dh]
     out = Projection((x.shape[-1],),
                      (sharding.HEADS, sharding.KV, sharding.EMBED),
-                     contract=2, dtype=self.dtype, name="out")(out)
+                     contract=2, dtype=self.dtype, bias=self.options.out_bias,
+                     name="out")(heads)
     return out, new_kv
 
 
 class MLP(nn.Module):
-  """SwiGLU feed-forward layer."""
+  """Feed-forward layer of a `zoo.layers.mlps` kind (SwiGLU by default)."""
 
   hidden: int
   dtype: jnp.dtype
+  kind: MLPConfig = GatedMLP()
 
   @nn.compact
   def __call__(self, x):
-    gate = _dense(self.hidden, (sharding.EMBED, sharding.MLP), self.dtype,
-                  "gate")(x)
-    up = _dense(self.hidden, (sharding.EMBED, sharding.MLP), self.dtype,
-                "up")(x)
+    project = lambda name: _dense(self.hidden, (sharding.EMBED, sharding.MLP),
+                                  self.dtype, name, self.kind.bias)(x)
+    h = self.kind.hidden(project)  # [..., hidden]
     return _dense(x.shape[-1], (sharding.MLP, sharding.EMBED), self.dtype,
-                  "down")(nn.silu(gate) * up)
+                  "down", self.kind.bias)(h)
 
 
 class Block(nn.Module):
@@ -112,17 +156,20 @@ class Block(nn.Module):
   mlp_dim: int
   rope_base: float
   dtype: jnp.dtype
+  options: BlockOptions = BlockOptions()
+  positions: PositionConfig = Rope()
 
   @nn.compact
   def __call__(self, x, positions, qq_mask, kv=None, prefix_len=None):
+    norm = self.options.norm
     attn, new_kv = Attention(
         self.num_heads, self.num_kv_heads, self.head_dim, self.rope_base,
-        self.dtype, name="attention")(
-            nn.RMSNorm(dtype=self.dtype, name="attention_norm")(x),
+        self.dtype, self.options, self.positions, name="attention")(
+            norm.make(self.dtype, "attention_norm")(x),
             positions, qq_mask, kv, prefix_len)
     x = x + attn
-    x = x + MLP(self.mlp_dim, self.dtype, name="mlp")(
-        nn.RMSNorm(dtype=self.dtype, name="mlp_norm")(x))
+    x = x + MLP(self.mlp_dim, self.dtype, self.options.mlp, name="mlp")(
+        norm.make(self.dtype, "mlp_norm")(x))
     x = nn.with_logical_constraint(
         x, (sharding.BATCH, sharding.LENGTH, sharding.EMBED))
     return x, new_kv

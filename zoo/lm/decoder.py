@@ -14,6 +14,10 @@ and to each other through `qq_mask` (causal by default), and advances
 `cache.length` by T. Speculative decoders then keep only the accepted slots
 with `KVCache.commit`. Capacity is static: callers size it for the prompt,
 the generation and the largest block of new tokens.
+
+The defaults are the zoo's own decoder (RoPE, RMSNorm, SwiGLU, tied head);
+the options `head_width`, `positions`, `block` and `tied_embeddings` build
+the Llama, Qwen2 and GPT-2 layouts that `zoo.lm.checkpoints` loads.
 """
 
 import dataclasses
@@ -26,7 +30,9 @@ from jax import numpy as jnp
 from ops.attention import causal_mask
 from zoo import sharding
 from zoo.errors import ConfigError
-from zoo.layers.transformer import Block
+from zoo.layers.positions import PositionConfig
+from zoo.layers.positions.rope import Rope
+from zoo.layers.transformer import Block, BlockOptions, Projection
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +42,20 @@ class DecoderConfig:
     vocab_size: number of token ids.
     embed_dim: width of the residual stream.
     num_layers: transformer blocks.
-    num_heads: query heads; embed_dim must be divisible by it.
+    num_heads: query heads; embed_dim must be divisible by it unless
+      head_width is given.
     num_kv_heads: key/value heads (grouped-query attention), dividing
       num_heads; 0 means num_heads.
-    mlp_dim: SwiGLU hidden width.
-    rope_base: rotary embedding base.
+    mlp_dim: the MLP's hidden width.
+    rope_base: rotary embedding base (of the rotary position kinds).
     dtype: computation dtype name, "float32" or "bfloat16" (params f32).
+    head_width: width of a head where it is not embed_dim / num_heads
+      (a checkpoint's `head_dim`); 0 derives it. Even for rotary positions.
+    positions: a `zoo.layers.positions` kind: rotary ("rope", scaled
+      "rope_linear" and "rope_llama3") or a learned table ("learned").
+    block: how the blocks and the final norm are built (`BlockOptions`).
+    tied_embeddings: logits against the token embeddings, else a separate
+      output head [embed_dim, vocab_size].
   """
 
   vocab_size: int = 4096
@@ -52,10 +66,15 @@ class DecoderConfig:
   mlp_dim: int = 768
   rope_base: float = 10_000.0
   dtype: str = "float32"
+  head_width: int = 0
+  positions: PositionConfig = Rope()
+  block: BlockOptions = BlockOptions()
+  tied_embeddings: bool = True
 
   def __post_init__(self):
-    head_dim, rest = divmod(self.embed_dim, self.num_heads)
-    if rest or head_dim % 2:
+    rest = 0 if self.head_width else self.embed_dim % self.num_heads
+    odd = self.positions.rotary and self.head_dim % 2
+    if rest or self.head_width < 0 or odd:
       raise ConfigError(f"DecoderConfig: embed_dim={self.embed_dim} must split "
                         f"into {self.num_heads} heads of even width")
     if self.num_kv_heads < 0 or self.num_heads % self.kv_heads:
@@ -71,7 +90,7 @@ class DecoderConfig:
 
   @property
   def head_dim(self) -> int:
-    return self.embed_dim // self.num_heads
+    return self.head_width or self.embed_dim // self.num_heads
 
 
 @flax.struct.dataclass
@@ -115,7 +134,11 @@ class KVCache:
 
 
 class DecoderLM(nn.Module):
-  """Token embedding, RoPE transformer blocks, final RMSNorm, tied head."""
+  """Token embedding, transformer blocks, final norm, logits head.
+
+  By default RoPE blocks, a final RMSNorm and a head tied to the embedding
+  (see `DecoderConfig` for the other layouts).
+  """
 
   config: DecoderConfig
 
@@ -127,19 +150,43 @@ class DecoderLM(nn.Module):
         embedding_init=nn.with_logical_partitioning(
             nn.initializers.normal(cfg.embed_dim ** -0.5),
             (sharding.VOCAB, sharding.EMBED)))
+    if cfg.positions.table_size:
+      self.position_embedding = nn.Embed(
+          cfg.positions.table_size, cfg.embed_dim, dtype=dtype,
+          embedding_init=nn.with_logical_partitioning(
+              nn.initializers.normal(0.02), (sharding.LENGTH, sharding.EMBED)))
     self.blocks = [
         Block(cfg.num_heads, cfg.kv_heads, cfg.head_dim, cfg.mlp_dim,
-              cfg.rope_base, dtype, name=f"block_{i}")
+              cfg.rope_base, dtype, cfg.block, cfg.positions,
+              name=f"block_{i}")
         for i in range(cfg.num_layers)]
-    self.final_norm = nn.RMSNorm(dtype=dtype)
+    self.final_norm = cfg.block.norm.make(dtype)
+    if not cfg.tied_embeddings:
+      self.head = Projection((cfg.vocab_size,),
+                             (sharding.EMBED, sharding.VOCAB), dtype=dtype)
 
   def embed(self, tokens):
-    """[B, T] ids -> [B, T, E] input embeddings."""
+    """[B, T] ids -> [B, T, E] token embeddings."""
     return self.embedding(tokens)
 
+  def _inputs(self, tokens, positions, embeddings):
+    """The first block's inputs: token embeddings, plus the learned
+    positions' where the position kind has a table."""
+    x = self.embed(tokens) if embeddings is None else embeddings
+    size = self.config.positions.table_size
+    if not size:
+      return x
+    if positions.shape[1] > size:
+      raise ValueError(f"DecoderLM: {positions.shape[1]} positions in one "
+                       f"call, but the learned table holds {size}")
+    return x + self.position_embedding(positions)
+
   def _logits(self, x):
-    # Tied head: unit-RMS features against rows of norm ~1 give O(1) logits.
-    return self.embedding.attend(self.final_norm(x)).astype(jnp.float32)
+    x = self.final_norm(x)
+    if self.config.tied_embeddings:
+      # Unit-RMS features against rows of norm ~1 give O(1) logits.
+      return self.embedding.attend(x).astype(jnp.float32)
+    return self.head(x).astype(jnp.float32)
 
   def __call__(self, tokens, positions=None, qq_mask=None, embeddings=None):
     """Full-sequence forward without a cache.
@@ -153,12 +200,12 @@ class DecoderLM(nn.Module):
     Returns:
       [B, T, V] f32 logits.
     """
-    x = self.embed(tokens) if embeddings is None else embeddings
-    b, t = x.shape[:2]
+    b, t = (tokens if embeddings is None else embeddings).shape[:2]
     if positions is None:
       positions = jnp.broadcast_to(jnp.arange(t), (b, t))
     if qq_mask is None:
       qq_mask = causal_mask(t)
+    x = self._inputs(tokens, positions, embeddings)
     for block in self.blocks:
       x, _ = block(x, positions, qq_mask)
     return self._logits(x)
@@ -177,12 +224,12 @@ class DecoderLM(nn.Module):
     Returns:
       ([B, T, V] f32 logits, cache with the new slots and length + T).
     """
-    x = self.embed(tokens) if embeddings is None else embeddings
-    b, t = x.shape[:2]
+    t = (tokens if embeddings is None else embeddings).shape[1]
     if positions is None:
       positions = cache.length[:, None] + jnp.arange(t)
     if qq_mask is None:
       qq_mask = causal_mask(t)
+    x = self._inputs(tokens, positions, embeddings)
     ks, vs = [], []
     for i, block in enumerate(self.blocks):
       x, (k, v) = block(x, positions, qq_mask, (cache.k[i], cache.v[i]),
@@ -210,7 +257,10 @@ class CachedLM(flax.struct.PyTreeNode):
     return self.module.config.vocab_size
 
   def init_cache(self, batch: int, capacity: int) -> KVCache:
+    """Zeros; a learned position table bounds the capacity (decoders then
+    refuse prompts that need more, see `ops.decoding.new_cache`)."""
     cfg = self.module.config
+    capacity = min(capacity, cfg.positions.table_size or capacity)
     shape = (cfg.num_layers, batch, capacity, cfg.kv_heads, cfg.head_dim)
     zeros = jnp.zeros(shape, jnp.dtype(cfg.dtype))
     return KVCache(zeros, zeros, jnp.zeros((batch,), jnp.int32))
