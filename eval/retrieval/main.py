@@ -8,8 +8,10 @@
 
 Prints nDCG@10, MRR@10 and Recall@{2,10,100} per ranker (pool stated) and
 saves a recall-at-k plot. A ranker is a registered system that has one
-(muvera; colbert_proj and crisp, which read a trained run's --workdir) or
-a named baseline (`zoo.retrieval.baselines`): bm25 (punctuation-stripping
+(muvera; colbert_proj and crisp, which read a trained run's --workdir), a
+system's named variants (vector_prf: prf_none, prf_before, prf_after,
+prf_both; `--system prf_both` is the same as `--ranker prf_both`), or a
+named baseline (`zoo.retrieval.baselines`): bm25 (punctuation-stripping
 tokens; code identifiers split for code search), bm25_whitespace,
 single_vector (MiniLM mean-pooled, cosine), maxsim (MiniLM tokens, 384-d),
 maxsim128 (a fixed random 128-d projection).
@@ -20,6 +22,7 @@ import json
 import pathlib
 import sys
 import time
+from collections.abc import Mapping
 
 from eval.retrieval import data
 from train import plots
@@ -29,18 +32,31 @@ from zoo.retrieval import baselines, metrics
 ZERO_SHOT = ("bm25", "single_vector", "maxsim", "maxsim128", "muvera")
 
 
+def _system_rankers() -> dict:
+  """Name -> `(dataset, workdir) -> ranker` of every system's rankers: a
+  system's `ranker` names one factory (listed under the system's name) or a
+  mapping of variant names to factories (vector_prf's prf_none ...)."""
+  found = {}
+  for system in registry.systems():
+    if not system.ranker:
+      continue
+    target = registry.resolve(system.ranker)
+    found.update(target if isinstance(target, Mapping) else
+                 {system.name: target})
+  return found
+
+
 def ranker_names() -> list[str]:
-  """Every name `--ranker` takes: systems with a ranker, then baselines."""
-  return [s.name for s in registry.systems() if s.ranker] + list(
-      baselines.BASELINES)
+  """Every name `--ranker` takes: systems' rankers, then baselines."""
+  return list(_system_rankers()) + list(baselines.BASELINES)
 
 
 def ranker_factory(name: str):
   """`(dataset, workdir) -> ranker` for `name`: a system's, else a named
   baseline's; ValueError listing the known names."""
-  systems = {s.name: s for s in registry.systems() if s.ranker}
+  systems = _system_rankers()
   if name in systems:
-    return registry.resolve(systems[name].ranker)
+    return systems[name]
   if name in baselines.BASELINES:
     return baselines.BASELINES[name]
   raise ValueError(f"unknown ranker {name!r}; known: "
@@ -72,9 +88,9 @@ def main(argv) -> int:
                               description=__doc__,
                               formatter_class=argparse.RawTextHelpFormatter)
   p.add_argument("--dataset", required=True, choices=data.DATASETS)
-  p.add_argument("--ranker", action="append",
-                 help=f"repeatable (default: {', '.join(ZERO_SHOT)}); "
-                      "see the list above")
+  p.add_argument("--ranker", "--system", action="append", dest="ranker",
+                 help=f"repeatable, --system is the same (default: "
+                      f"{', '.join(ZERO_SHOT)}); see the list above")
   p.add_argument("--split", default="test",
                  help="code search: the queries' split (test, validation)")
   p.add_argument("--pool", default="split", choices=data.POOLS,

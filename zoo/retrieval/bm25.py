@@ -36,15 +36,19 @@ TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
 }
 
 
+def scores(queries: Sequence[str], docs: Sequence[str], *, tokenizer: str
+           ) -> np.ndarray:
+  """BM25 score of every document for every query [Q, N], float64."""
+  tokenize = TOKENIZERS[tokenizer]
+  index = rank_bm25.BM25Okapi([tokenize(d) for d in docs])
+  return np.array([index.get_scores(tokenize(q)) for q in queries],
+                  np.float64).reshape(len(queries), len(docs))
+
+
 def rank(queries: Sequence[str], docs: Sequence[str], *, tokenizer: str,
          depth: int = 100) -> np.ndarray:
   """Indices of the top `depth` documents per query [Q, depth], best first."""
-  tokenize = TOKENIZERS[tokenizer]
-  index = rank_bm25.BM25Okapi([tokenize(d) for d in docs])
-  depth = min(depth, len(docs))
-  out = np.empty((len(queries), depth), np.int64)
-  for i, query in enumerate(queries):
-    scores = index.get_scores(tokenize(query))
-    # Stable order: higher score first, then lower document index.
-    out[i] = np.lexsort((np.arange(len(docs)), -scores))[:depth]
-  return out
+  matrix = scores(queries, docs, tokenizer=tokenizer)
+  # Stable order: higher score first, then lower document index.
+  order = np.argsort(-matrix, axis=1, kind="stable")
+  return order[:, :min(depth, len(docs))]
