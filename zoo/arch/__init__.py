@@ -1,5 +1,4 @@
 """Architecture systems: models whose shape is the paper's contribution
 (encoder-decoder SLMs, hybrid decoders, perception and science decoders).
-One module per paper, each with its `SYSTEM` record (family "arch"); none
-is registered yet.
+One module per paper, each with its `SYSTEM` record (family "arch").
 """
