@@ -13,6 +13,7 @@ import pytest
 from sklearn import datasets as sk_datasets
 
 from train import data
+from train.data import builders
 from train.data.builders import common, digits, stdlib_code_search
 
 SPLITS = {
@@ -72,10 +73,15 @@ def test_import_does_not_load_tensorflow_datasets():
 
 
 def test_names_are_the_builders():
-  assert data.names() == (
-      "digit_strips", "digits", "limit_small", "parallelbench_lists",
-      "stdlib_code_bpe", "stdlib_code_search", "stdlib_code_search_minilm",
-      "stdlib_text", "stdlib_text_bpe")
+  names = data.names()
+  assert list(names) == sorted(set(names))
+  assert {"digit_strips", "digits", "limit_small", "parallelbench_lists",
+          "stdlib_code_bpe", "stdlib_code_search", "stdlib_code_search_minilm",
+          "stdlib_text", "stdlib_text_bpe"} <= set(names)
+  for name in names:  # each name is its builder class's, from the builders
+    builder = builders.builder_class(name)
+    assert builder.__module__.startswith("train.data.builders.")
+    assert builders.dataset_name(f":{builder.__name__}") == name
 
 
 def test_unknown_name_lists_the_known_ones(tmp_path):

@@ -19,6 +19,7 @@ from jax import numpy as jnp
 
 from ops.attention import prefix_attention, write_rows
 from zoo import sharding
+from zoo.layers.hooks import HookConfig, NoHooks
 from zoo.layers.mlps import MLPConfig
 from zoo.layers.mlps.gated import GatedMLP
 from zoo.layers.norms import NormConfig
@@ -36,12 +37,15 @@ class BlockOptions:
     mlp: the feed-forward kind, with its activation and biases.
     qkv_bias: biases on the query, key and value projections.
     out_bias: a bias on the attention's output projection.
+    hooks: modules spliced in at the head outputs and the MLP output
+      (`zoo.layers.hooks`); none by default.
   """
 
   norm: NormConfig = RMSNorm()
   mlp: MLPConfig = GatedMLP()
   qkv_bias: bool = False
   out_bias: bool = False
+  hooks: HookConfig = NoHooks()
 
 
 class Projection(nn.Module):
@@ -124,6 +128,8 @@ class Attention(nn.Module):
       new_kv = (k, v)
     heads = prefix_attention(q, k.astype(q.dtype), v.astype(q.dtype),
                              prefix_len, qq_mask)  # [B, T, H, Dh]
+    heads = self.options.hooks.apply("attn_preproj", heads,
+                                     "attn_preproj_hook")
     out = Projection((x.shape[-1],),
                      (sharding.HEADS, sharding.KV, sharding.EMBED),
                      contract=2, dtype=self.dtype, bias=self.options.out_bias,
@@ -168,8 +174,10 @@ class Block(nn.Module):
             norm.make(self.dtype, "attention_norm")(x),
             positions, qq_mask, kv, prefix_len)
     x = x + attn
-    x = x + MLP(self.mlp_dim, self.dtype, self.options.mlp, name="mlp")(
+    mlp = MLP(self.mlp_dim, self.dtype, self.options.mlp, name="mlp")(
         norm.make(self.dtype, "mlp_norm")(x))
+    x = x + self.options.hooks.apply("mlp", mlp[..., None, :],
+                                     "mlp_hook")[..., 0, :]
     x = nn.with_logical_constraint(
         x, (sharding.BATCH, sharding.LENGTH, sharding.EMBED))
     return x, new_kv
