@@ -51,6 +51,17 @@ def part_counts(spec, max_parts: int) -> list[int]:
           if spec.dim % p == 0]
 
 
+def most_parts(method, spec) -> int:
+  """The most sub-vector parts (at most `method.max_parts`) whose stored
+  bytes, `method.stored(parts, spec)`, fit the budget; the unreachable-budget
+  error when not even one part does."""
+  parts = largest(part_counts(spec, method.max_parts),
+                  lambda p: method.fits(spec, method.stored(p, spec)))
+  if parts is None:
+    raise method.unreachable(spec, method.stored(1, spec))
+  return parts
+
+
 @dataclasses.dataclass(frozen=True)
 class DPQ(CompressionConfig):
   """Attributes:
@@ -69,11 +80,7 @@ class DPQ(CompressionConfig):
             + self.num_codes * spec.dim * FLOAT_BYTES)
 
   def parts(self, spec) -> int:
-    parts = largest(part_counts(spec, self.max_parts),
-                    lambda p: self.fits(spec, self.stored(p, spec)))
-    if parts is None:
-      raise self.unreachable(spec, self.stored(1, spec))
-    return parts
+    return most_parts(self, spec)
 
   def param_bytes(self, spec):
     return self.stored(self.parts(spec), spec)

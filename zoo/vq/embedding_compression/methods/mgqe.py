@@ -15,12 +15,11 @@ from zoo.vq.embedding_compression.methods import (
     FLOAT_BYTES,
     CompressionConfig,
     frequency_rank,
-    largest,
     table,
 )
 from zoo.vq.embedding_compression.methods.dpq import (
+    most_parts,
     nearest_codes,
-    part_counts,
     quantize,
 )
 
@@ -58,11 +57,7 @@ class MGQE(CompressionConfig):
             + self.head_codes * spec.dim * FLOAT_BYTES)
 
   def parts(self, spec) -> int:
-    parts = largest(part_counts(spec, self.max_parts),
-                    lambda p: self.fits(spec, self.stored(p, spec)))
-    if parts is None:
-      raise self.unreachable(spec, self.stored(1, spec))
-    return parts
+    return most_parts(self, spec)
 
   def param_bytes(self, spec):
     return self.stored(self.parts(spec), spec)
