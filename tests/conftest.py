@@ -4,6 +4,7 @@ Both must be configured before JAX initialises its backend, so this runs at
 import time, ahead of any test module.
 """
 
+import gc
 import os
 import pathlib
 
@@ -27,6 +28,20 @@ _CACHE = os.path.join(
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_executables():
+  """Drops every compiled executable once a test module is done.
+
+  Each XLA:CPU executable holds its own memory mappings until it is freed; a
+  worker that keeps a whole suite's executables passes the kernel's
+  `vm.max_map_count` (65,530 by default) and segfaults inside the compiler.
+  Later modules recompile what they share, mostly from the disk cache.
+  """
+  yield
+  jax.clear_caches()
+  gc.collect()
 
 
 @pytest.fixture
