@@ -54,6 +54,18 @@ def test_chunked_cache_equals_full_forward(lm):
   assert np.all(np.asarray(cache.length) == 11)
 
 
+def test_states_are_what_the_head_reads(lm):
+  """states() is causal, and head_logits(states) is the forward's logits."""
+  tokens = jax.random.randint(jax.random.key(7), (2, 9), 0, CFG.vocab_size)
+  apply = lambda method, *a: lm.module.apply({"params": lm.params}, *a,
+                                             method=method)
+  states = apply("states", tokens)
+  assert states.shape == (2, 9, CFG.embed_dim)
+  np.testing.assert_array_equal(apply("head_logits", states), lm(tokens))
+  later = tokens.at[:, 6:].set((tokens[:, 6:] + 1) % CFG.vocab_size)
+  np.testing.assert_array_equal(apply("states", later)[:, :6], states[:, :6])
+
+
 def test_tree_forward_equals_each_root_path_forward(lm):
   """A node's logits under the ancestor mask = its path's plain forward."""
   prefix = jax.random.randint(jax.random.key(2), (1, 5), 0, CFG.vocab_size)

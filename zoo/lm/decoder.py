@@ -181,13 +181,6 @@ class DecoderLM(nn.Module):
                        f"call, but the learned table holds {size}")
     return x + self.position_embedding(positions)
 
-  def _logits(self, x):
-    x = self.final_norm(x)
-    if self.config.tied_embeddings:
-      # Unit-RMS features against rows of norm ~1 give O(1) logits.
-      return self.embedding.attend(x).astype(jnp.float32)
-    return self.head(x).astype(jnp.float32)
-
   def __call__(self, tokens, positions=None, qq_mask=None, embeddings=None):
     """Full-sequence forward without a cache.
 
@@ -200,6 +193,12 @@ class DecoderLM(nn.Module):
     Returns:
       [B, T, V] f32 logits.
     """
+    return self.head_logits(self.states(tokens, positions, qq_mask,
+                                        embeddings))
+
+  def states(self, tokens, positions=None, qq_mask=None, embeddings=None):
+    """The last block's outputs after the final norm, [B, T, E]: what the
+    head reads, and what embedding models pool. Arguments as `__call__`."""
     b, t = (tokens if embeddings is None else embeddings).shape[:2]
     if positions is None:
       positions = jnp.broadcast_to(jnp.arange(t), (b, t))
@@ -208,7 +207,14 @@ class DecoderLM(nn.Module):
     x = self._inputs(tokens, positions, embeddings)
     for block in self.blocks:
       x, _ = block(x, positions, qq_mask)
-    return self._logits(x)
+    return self.final_norm(x)
+
+  def head_logits(self, states):
+    """[..., E] final-normed states -> [..., V] f32 logits."""
+    if self.config.tied_embeddings:
+      # Unit-RMS features against rows of norm ~1 give O(1) logits.
+      return self.embedding.attend(states).astype(jnp.float32)
+    return self.head(states).astype(jnp.float32)
 
   def extend(self, tokens, cache: KVCache, positions=None, qq_mask=None,
              embeddings=None):
@@ -236,8 +242,8 @@ class DecoderLM(nn.Module):
                         cache.length)
       ks.append(k)
       vs.append(v)
-    return self._logits(x), KVCache(jnp.stack(ks), jnp.stack(vs),
-                                    cache.length + t)
+    logits = self.head_logits(self.final_norm(x))
+    return logits, KVCache(jnp.stack(ks), jnp.stack(vs), cache.length + t)
 
 
 def build(config: DecoderConfig) -> DecoderLM:
