@@ -47,6 +47,17 @@ def trained():
   return docs, labels, binary_pv.fit(docs, vocab, cfg, jax.random.key(0))
 
 
+def test_negatives_follow_the_table_and_skip_unseen_words():
+  counts = np.array([5.0, 0.0, 1.0, 0.0, 12.0, 2.0])
+  log_probs = jnp.log(jnp.asarray(counts / counts.sum(), jnp.float32))
+  ids = np.asarray(binary_pv.draw_negatives(
+      jax.random.key(3), jnp.cumsum(jnp.exp(log_probs)), (400, 500)))
+  freq = np.bincount(ids.ravel(), minlength=counts.size) / ids.size
+  assert freq[1] == freq[3] == 0
+  # 200k draws: the binomial standard error is below 0.0012 per id.
+  np.testing.assert_allclose(freq, counts / counts.sum(), atol=0.005)
+
+
 def test_reinferred_codes_agree_on_most_bits(trained):
   docs, labels, model = trained
   again = model.infer(docs[:40], jax.random.key(7))

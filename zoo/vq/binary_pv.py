@@ -132,6 +132,15 @@ def pre_codes(doc_params, out, cfg):
   return doc_params["d"]
 
 
+def draw_negatives(key, cdf: jax.Array, shape) -> jax.Array:
+  """Word ids of `shape` drawn from the distribution whose cumulative sums
+  are `cdf` [V], by inverse CDF: O(log V) work a draw, where Gumbel-max
+  (`jax.random.categorical`) draws V numbers for each."""
+  u = jax.random.uniform(key, shape) * cdf[-1]
+  ids = jnp.searchsorted(cdf, u, side="right")
+  return jnp.minimum(ids, cdf.shape[0] - 1)
+
+
 def _optimize(loss_fn, params, arrays, neg_shape, log_probs, cfg, key,
               epochs):
   """Adam on `params` over shuffled rows of `arrays` (each [T, ...]);
@@ -140,11 +149,11 @@ def _optimize(loss_fn, params, arrays, neg_shape, log_probs, cfg, key,
   total = arrays[0].shape[0]
   steps_per_epoch = max(1, -(-total // cfg.batch))
   tx = optax.adam(cfg.learning_rate)
+  cdf = jnp.cumsum(jnp.exp(log_probs))
 
   @jax.jit
   def step(params, opt_state, key, idx):
-    neg = jax.random.categorical(key, log_probs,
-                                 shape=(idx.shape[0], *neg_shape))
+    neg = draw_negatives(key, cdf, (idx.shape[0], *neg_shape))
     grads = jax.grad(loss_fn)(params, *(a[idx] for a in arrays), neg)
     updates, opt_state = tx.update(grads, opt_state)
     return optax.apply_updates(params, updates), opt_state
