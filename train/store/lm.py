@@ -27,6 +27,7 @@ is only read. `file_prompts` reads prompts of your own instead.
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import pathlib
@@ -40,6 +41,7 @@ from ops.decoding.sampling import generate
 from train import config as config_lib
 from train import loop, store
 from train.data import sources
+from train.store import pretrained
 from zoo.lm import checkpoints
 from zoo.lm.decoder import CachedLM
 
@@ -122,6 +124,18 @@ def load_target(name: str = "text", smoke: bool = False,
   return dataclasses.replace(target, greedy_rep4=_greedy_rep4(target))
 
 
+@functools.cache
+def target_params(name: str, smoke: bool = False):
+  """(DecoderConfig, host params) of the stored LM `name`, loaded (or
+  trained once) outside any JAX trace: for a task's `init` that starts
+  from it (`train.store.pretrained`)."""
+  def load():
+    lm = load_target(name, smoke=smoke).lm
+    return lm.module.config, jax.device_get(lm.params)
+
+  return pretrained.off_trace(load)
+
+
 def _greedy_rep4(target: Target) -> float:
   """Measured once per trained model; the file names what it measured.
   A model whose context is shorter than the prompts and continuations
@@ -144,13 +158,20 @@ def _greedy_rep4(target: Target) -> float:
   return rate
 
 
-def _dataset_tokenizer(dataset: str) -> str:
-  """The BPE tokenizer (JSON) stored with `dataset`."""
+@functools.cache
+def corpus_tokenizer(dataset: str) -> tokenizers.Tokenizer:
+  """The BPE tokenizer stored with a stdlib corpus ("stdlib_code_bpe": the
+  code LM's; "stdlib_text_bpe": the text LM's), the corpus built if needed."""
   # Imported here: the builder needs tensorflow-datasets, which a host that
   # only runs a copied workdir may lack.
   from train.data.builders import stdlib_bpe  # noqa: PLC0415
 
-  return stdlib_bpe.tokenizer(sources.prepare(dataset)).to_str()
+  return stdlib_bpe.tokenizer(sources.prepare(dataset))
+
+
+def _dataset_tokenizer(dataset: str) -> str:
+  """The BPE tokenizer (JSON) stored with `dataset`."""
+  return corpus_tokenizer(dataset).to_str()
 
 
 def _kept(path: pathlib.Path, make, read, write):

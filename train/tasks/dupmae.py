@@ -7,14 +7,12 @@ ids, the tokenizer stored with `stdlib_code_bpe`) as <bos> ids, cut at
 time. Masks are drawn from the step's key, so a seed fixes them.
 """
 
-import functools
 
 import jax
 from jax import numpy as jnp
 
 from train import loop
-from train.data import sources
-from train.data.builders import stdlib_bpe
+from train.store import lm as lm_store
 from train.tasks import Task
 from zoo import sharding
 from zoo.retrieval import dupmae, rankers
@@ -22,10 +20,9 @@ from zoo.retrieval import dupmae, rankers
 LENGTH = dupmae.DupMAEConfig.max_length  # 96
 
 
-@functools.cache
 def tokenizer():
   """The code BPE (`stdlib_code_bpe`'s, built from the stdlib if needed)."""
-  return stdlib_bpe.tokenizer(sources.prepare("stdlib_code_bpe"))
+  return lm_store.corpus_tokenizer("stdlib_code_bpe")
 
 
 def _text(value) -> str:

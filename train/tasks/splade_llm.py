@@ -13,17 +13,13 @@ counted in the "schedule" collection (the loss returns it advanced).
 --system splade_llm --workdir W`).
 """
 
-import functools
-from concurrent import futures
 
-import flax.linen as nn
 import jax
 from jax import numpy as jnp
 
 from train import loop
-from train.data import sources
-from train.data.builders import stdlib_bpe
 from train.store import lm as lm_store
+from train.store import pretrained
 from train.tasks import Task
 from zoo import sharding
 from zoo.retrieval import rankers, splade_llm
@@ -31,10 +27,9 @@ from zoo.retrieval import rankers, splade_llm
 QUERY_LEN = 48
 
 
-@functools.cache
 def tokenizer():
   """The code LM's BPE tokenizer (that of `stdlib_code_bpe`)."""
-  return stdlib_bpe.tokenizer(sources.prepare("stdlib_code_bpe"))
+  return lm_store.corpus_tokenizer("stdlib_code_bpe")
 
 
 def prepare(examples):
@@ -47,43 +42,18 @@ def prepare(examples):
   return out
 
 
-@functools.cache
-def _target_params(name: str, smoke: bool):
-  """(config, host params) of a target LM. `init` runs inside the loop's
-  traces and loading a target runs JAX programs (and `set_mesh`) of its
-  own, so it runs in a thread of its own: JAX's trace state is per thread.
-  """
-  def load():
-    target = lm_store.load_target(name, smoke=smoke)
-    return target.lm.module.config, jax.device_get(target.lm.params)
-
-  with futures.ThreadPoolExecutor(1) as pool:
-    return pool.submit(load).result()
-
-
-def _filled(boxed, values):
-  """Init params (logically boxed) holding `values` (the same tree)."""
-  is_box = lambda x: isinstance(x, nn.meta.AxisMetadata)
-  shapes = lambda tree: jax.tree.map(jnp.shape, tree)
-  if shapes(nn.meta.unbox(boxed)) != shapes(values):
-    raise ValueError("the target LM's params do not match the model's "
-                     "decoder config")
-  return jax.tree.map(
-      lambda b, v: b.replace_boxed(jnp.asarray(v)) if is_box(b)
-      else jnp.asarray(v), boxed, values, is_leaf=is_box)
-
-
 def init(model, key, inputs):
   """The model with the target LM's weights, and the step counter at 0."""
   cfg = model.cfg
-  config, params = _target_params(cfg.target, cfg.target_smoke)
+  config, params = lm_store.target_params(cfg.target, cfg.target_smoke)
   if config != cfg.decoder:
     raise ValueError(f"model.decoder must be the {cfg.target!r} target's "
                      f"config {config}, got {cfg.decoder}")
   variables = dict(model.init({"params": key}, inputs["query"],
                               inputs["query_mask"]))
   variables["params"] = {**variables["params"],
-                         "lm": _filled(variables["params"]["lm"], params)}
+                         "lm": pretrained.filled(variables["params"]["lm"],
+                                                 params, "the target LM")}
   variables["schedule"] = {"step": jnp.zeros((), jnp.int32)}
   return variables
 
