@@ -30,18 +30,37 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-@pytest.fixture(scope="module", autouse=True)
+_MAPS = pathlib.Path("/proc/self/maps")
+# Well under Linux's default vm.max_map_count (65,530).
+_MAX_MAPPINGS = 30_000
+
+
 def _release_executables():
+  jax.clear_caches()
+  gc.collect()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _per_module():
   """Drops every compiled executable once a test module is done.
 
   Each XLA:CPU executable holds its own memory mappings until it is freed; a
   worker that keeps a whole suite's executables passes the kernel's
-  `vm.max_map_count` (65,530 by default) and segfaults inside the compiler.
-  Later modules recompile what they share, mostly from the disk cache.
+  `vm.max_map_count` and segfaults inside the compiler. Later modules
+  recompile what they share, mostly from the disk cache.
   """
   yield
-  jax.clear_caches()
-  gc.collect()
+  _release_executables()
+
+
+@pytest.fixture(autouse=True)
+def _per_test_when_many():
+  """The same inside a module whose tests alone compile enough to matter."""
+  yield
+  if _MAPS.exists():
+    with _MAPS.open() as f:
+      if sum(1 for _ in f) > _MAX_MAPPINGS:
+        _release_executables()
 
 
 @pytest.fixture
