@@ -15,25 +15,20 @@ Prints markdown tables.
 """
 
 import argparse
-import statistics
 import time
 
 import jax
 import numpy as np
 
+from eval.bench.harness import median_ms
 from ops import hamming
 
 BITS, TOP, QUERIES = 32, 10, 1_000
 
 
-def _median_s(fn, runs: int = 5) -> float:
-  fn()
-  times = []
-  for _ in range(runs):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+def _median_s(fn) -> float:
+  """Median seconds of fn() over 5 runs after one warm-up."""
+  return median_ms(fn, [()], warmup=1, runs=5) / 1e3
 
 
 def search(threads: int) -> list[str]:

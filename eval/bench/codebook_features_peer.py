@@ -17,14 +17,13 @@ PyTorch numbers are the official code's, not a re-implementation's.
 
 import pathlib
 import sys
-import time
 import types
 
 import jax
-import numpy as np
 import torch
 from jax import numpy as jnp
 
+from eval.bench.harness import median_ms
 from zoo.vq import codebook_features as cf
 
 PEER = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".")
@@ -67,13 +66,8 @@ def load_official():
 
 
 def median_time(fn, repeats=REPEATS) -> float:
-  fn()  # warm-up (and compile)
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return float(np.median(times))
+  """Median seconds of fn() after one warm-up (which compiles)."""
+  return median_ms(fn, [()], warmup=1, runs=repeats) / 1e3
 
 
 def torch_step(models, b, t, h, d, k_codes, k):

@@ -13,14 +13,15 @@ packages are not installed. Prints a markdown table.
 """
 
 import argparse
-import statistics
-import time
+import functools
+import sys
 
 import flax.linen as nn
 import jax
 import numpy as np
 from jax import numpy as jnp
 
+from eval.bench.harness import median_ms
 from zoo.vq.embedding_compression.embedding import CompressedEmbedding
 from zoo.vq.embedding_compression.methods import CompressionConfig
 
@@ -45,18 +46,6 @@ def zipf_ids(batch: int, seed: int = 0) -> np.ndarray:
   return np.minimum(ranks, IDS - 1).astype(np.int32)
 
 
-def median_ms(fn, args_list, runs: int = 20) -> float:
-  for args in args_list:
-    fn(*args)
-  times = []
-  for i in range(runs):
-    args = args_list[i % len(args_list)]
-    start = time.perf_counter()
-    fn(*args)
-    times.append(1e3 * (time.perf_counter() - start))
-  return statistics.median(times)
-
-
 def ours(batch: int) -> list[tuple[str, float, float, float]]:
   """(label, ratio, ms, M lookups/s) of each method."""
   inputs = [jnp.asarray(zipf_ids(batch, s)) for s in range(3)]
@@ -68,8 +57,8 @@ def ours(batch: int) -> list[tuple[str, float, float, float]]:
                                                    inputs[0]))
     lookup = jax.jit(lambda v, i, m=module: m.apply(v, i, mutable=["losses"]
                                                     )[0])
-    ms = median_ms(lambda i, f=lookup, v=variables: jax.block_until_ready(
-        f(v, i)), [(i,) for i in inputs])
+    ms = median_ms(functools.partial(lookup, variables),
+                   [(i,) for i in inputs], warmup=len(inputs), runs=20)
     rows.append((label, module.ratio(), ms, batch * FIELDS / ms / 1e3))
   return rows
 
@@ -96,7 +85,8 @@ def torch_peers(batch: int) -> list[tuple[str, float, float, float]]:
   rows = []
   with torch.no_grad():
     for label, ratio, fn in cases:
-      ms = median_ms(fn, [(i,) for i in inputs])
+      ms = median_ms(fn, [(i,) for i in inputs], warmup=len(inputs),
+                     runs=20)
       rows.append((label, ratio, ms, batch * FIELDS / ms / 1e3))
   return rows
 
@@ -113,7 +103,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     rows += torch_peers(args.batch)
   except ImportError:
-    pass
+    print("torch is not installed: the torch peers are left out",
+          file=sys.stderr)
   print(f"| method | ratio | ms per [{args.batch}, {FIELDS}] lookup | "
         "M ids/s |")
   print("|---|---|---|---|")

@@ -12,23 +12,18 @@ test queries in one batch (median of 5 after a warm-up).
 """
 
 import argparse
-import statistics
 import time
 
+from eval.bench.harness import median_ms
 from eval.claims import leanvec as claim
 from zoo.vq import leanvec
 
 D_REDUCED, RERANK, K = 16, 100, 10
 
 
-def _median_s(fn, runs: int = 5) -> float:
-  fn()
-  times = []
-  for _ in range(runs):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+def _median_s(fn) -> float:
+  """Median seconds of fn() over 5 runs after one warm-up."""
+  return median_ms(fn, [()], warmup=1, runs=5) / 1e3
 
 
 def _ours(db, train_q, test_q, exact, ood: bool):
