@@ -275,21 +275,8 @@ def encode_texts(encode, tokenizer, texts: Sequence[str],
   longest text rounded up to `_WIDTH_STEP` tokens (a few compiles).
   """
   ids, mask = token_ids(tokenizer, texts, max_tokens)
-  lengths = mask.sum(1)
-  order = np.argsort(lengths, kind="stable")
-  parts = []
-  for start in range(0, len(order), _ENCODE_ROWS):
-    rows = order[start:start + _ENCODE_ROWS]
-    width = min(-(-max(int(lengths[rows].max()), 1) // _WIDTH_STEP)
-                * _WIDTH_STEP, max_tokens)
-    pad = _ENCODE_ROWS - len(rows)
-    parts.append(np.asarray(encode(
-        jnp.asarray(np.pad(ids[rows, :width], ((0, pad), (0, 0)))),
-        jnp.asarray(np.pad(mask[rows, :width], ((0, pad), (0, 0))))
-    ))[:len(rows)])
-  out = np.zeros((len(texts), parts[0].shape[1] if parts else 0), np.float32)
-  out[order] = np.concatenate(parts) if parts else out
-  return out
+  return rankers.by_length(encode, ids, mask, rows=_ENCODE_ROWS,
+                           width_step=_WIDTH_STEP)
 
 
 def ranker(model: Causal2Vec, variables, tokenizer, pool: str | None = None,

@@ -124,6 +124,32 @@ def maxsim_ranker(encoder, *, dim: int | None = None, seed: int = 0,
   return rank
 
 
+def by_length(encode: Callable, ids: np.ndarray, mask: np.ndarray, *,
+              rows: int, width_step: int) -> np.ndarray:
+  """Float32 outputs [N, ...] of a jitted `encode(ids, mask)` over token rows
+  ids, mask [N, L], in input order, `rows` texts a call.
+
+  Texts go in order of length and each call is cut to its longest text,
+  rounded up to `width_step` tokens (a few compiles): only for encoders
+  whose outputs ignore the padding after a text's last token.
+  """
+  ids, mask = np.asarray(ids, np.int32), np.asarray(mask, bool)
+  lengths = mask.sum(1)
+  order = np.argsort(lengths, kind="stable")
+  blank = jax.ShapeDtypeStruct((rows, width_step), jnp.int32)
+  shape = jax.eval_shape(encode, blank, blank.update(dtype=jnp.bool_)).shape
+  out = np.zeros((len(ids), *shape[1:]), np.float32)
+  for start in range(0, len(order), rows):
+    chunk = order[start:start + rows]
+    width = min(-(-max(int(lengths[chunk].max()), 1) // width_step)
+                * width_step, ids.shape[1])
+    pad = ((0, rows - len(chunk)), (0, 0))
+    out[chunk] = np.asarray(encode(
+        jnp.asarray(np.pad(ids[chunk, :width], pad)),
+        jnp.asarray(np.pad(mask[chunk, :width], pad))))[:len(chunk)]
+  return out
+
+
 @functools.partial(jax.jit, static_argnums=(0, 4))
 def _encode(model, variables, inputs, mask, side: str):
   return model.apply(variables, inputs, mask, side, method="encode")

@@ -28,6 +28,7 @@ sentence-transformers pairs):
 """
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 
@@ -226,19 +227,8 @@ def encode(model: SpladeLLM, variables, ids: np.ndarray, mask: np.ndarray
   (rounded up to 16 tokens): padding follows the text and is causal-masked
   out, so cutting it changes nothing but the cost.
   """
-  ids, mask = np.asarray(ids, np.int32), np.asarray(mask, bool)
-  lengths = mask.sum(1)
-  order = np.argsort(lengths, kind="stable")
-  out = np.zeros((len(ids), model.cfg.decoder.vocab_size), np.float32)
-  for start in range(0, len(order), _ENCODE_ROWS):
-    rows = order[start:start + _ENCODE_ROWS]
-    width = min(-(-max(int(lengths[rows].max()), 1) // _WIDTH_STEP)
-                * _WIDTH_STEP, ids.shape[1])
-    pad = _ENCODE_ROWS - len(rows)
-    out[rows] = np.asarray(_apply(
-        model, variables, np.pad(ids[rows, :width], ((0, pad), (0, 0))),
-        np.pad(mask[rows, :width], ((0, pad), (0, 0)))))[:len(rows)]
-  return out
+  return rankers.by_length(functools.partial(_apply, model, variables), ids,
+                           mask, rows=_ENCODE_ROWS, width_step=_WIDTH_STEP)
 
 
 def ranker(model: SpladeLLM, variables, tokenizer, *, length: int = COPY_LEN,
