@@ -164,20 +164,24 @@ class Block(nn.Module):
   dtype: jnp.dtype
   options: BlockOptions = BlockOptions()
   positions: PositionConfig = Rope()
+  dropout: float = 0.0  # on both sublayers' outputs, when not deterministic
 
   @nn.compact
-  def __call__(self, x, positions, qq_mask, kv=None, prefix_len=None):
+  def __call__(self, x, positions, qq_mask, kv=None, prefix_len=None,
+               deterministic=True):
     norm = self.options.norm
+    drop = lambda y: y if self.dropout == 0 else nn.Dropout(self.dropout)(
+        y, deterministic)
     attn, new_kv = Attention(
         self.num_heads, self.num_kv_heads, self.head_dim, self.rope_base,
         self.dtype, self.options, self.positions, name="attention")(
             norm.make(self.dtype, "attention_norm")(x),
             positions, qq_mask, kv, prefix_len)
-    x = x + attn
+    x = x + drop(attn)
     mlp = MLP(self.mlp_dim, self.dtype, self.options.mlp, name="mlp")(
         norm.make(self.dtype, "mlp_norm")(x))
-    x = x + self.options.hooks.apply("mlp", mlp[..., None, :],
-                                     "mlp_hook")[..., 0, :]
+    x = x + drop(self.options.hooks.apply("mlp", mlp[..., None, :],
+                                          "mlp_hook")[..., 0, :])
     x = nn.with_logical_constraint(
         x, (sharding.BATCH, sharding.LENGTH, sharding.EMBED))
     return x, new_kv

@@ -56,6 +56,8 @@ class DecoderConfig:
     block: how the blocks and the final norm are built (`BlockOptions`).
     tied_embeddings: logits against the token embeddings, else a separate
       output head [embed_dim, vocab_size].
+    dropout: rate on the embeddings and both sublayers' outputs, active
+      only when a call passes `deterministic=False` (and a "dropout" rng).
   """
 
   vocab_size: int = 4096
@@ -70,6 +72,7 @@ class DecoderConfig:
   positions: PositionConfig = Rope()
   block: BlockOptions = BlockOptions()
   tied_embeddings: bool = True
+  dropout: float = 0.0
 
   def __post_init__(self):
     rest = 0 if self.head_width else self.embed_dim % self.num_heads
@@ -80,6 +83,9 @@ class DecoderConfig:
     if self.num_kv_heads < 0 or self.num_heads % self.kv_heads:
       raise ConfigError(f"DecoderConfig: num_heads={self.num_heads} is not a "
                         f"multiple of num_kv_heads={self.num_kv_heads}")
+    if not 0 <= self.dropout < 1:
+      raise ConfigError(f"DecoderConfig: dropout must be in [0, 1), got "
+                        f"{self.dropout}")
     if self.dtype not in ("float32", "bfloat16"):
       raise ConfigError(f"DecoderConfig: dtype must be float32 or bfloat16, "
                         f"got {self.dtype!r}")
@@ -157,10 +163,12 @@ class DecoderLM(nn.Module):
               nn.initializers.normal(0.02), (sharding.LENGTH, sharding.EMBED)))
     self.blocks = [
         Block(cfg.num_heads, cfg.kv_heads, cfg.head_dim, cfg.mlp_dim,
-              cfg.rope_base, dtype, cfg.block, cfg.positions,
+              cfg.rope_base, dtype, cfg.block, cfg.positions, cfg.dropout,
               name=f"block_{i}")
         for i in range(cfg.num_layers)]
     self.final_norm = cfg.block.norm.make(dtype)
+    if cfg.dropout:
+      self.input_dropout = nn.Dropout(cfg.dropout)
     if not cfg.tied_embeddings:
       self.head = Projection((cfg.vocab_size,),
                              (sharding.EMBED, sharding.VOCAB), dtype=dtype)
@@ -169,19 +177,33 @@ class DecoderLM(nn.Module):
     """[B, T] ids -> [B, T, E] token embeddings."""
     return self.embedding(tokens)
 
-  def _inputs(self, tokens, positions, embeddings):
+  def _inputs(self, tokens, positions, embeddings, deterministic):
     """The first block's inputs: token embeddings, plus the learned
-    positions' where the position kind has a table."""
+    positions' where the position kind has a table, then dropout."""
     x = self.embed(tokens) if embeddings is None else embeddings
     size = self.config.positions.table_size
-    if not size:
-      return x
-    if positions.shape[1] > size:
-      raise ValueError(f"DecoderLM: {positions.shape[1]} positions in one "
-                       f"call, but the learned table holds {size}")
-    return x + self.position_embedding(positions)
+    if size:
+      if positions.shape[1] > size:
+        raise ValueError(f"DecoderLM: {positions.shape[1]} positions in one "
+                         f"call, but the learned table holds {size}")
+      x = x + self.position_embedding(positions)
+    if self.config.dropout:
+      x = self.input_dropout(x, deterministic)
+    return x
 
-  def __call__(self, tokens, positions=None, qq_mask=None, embeddings=None):
+  def _shifted(self, layer_shift, index, x):
+    """Block `index`'s output [B, T, E] after `layer_shift`, shape kept."""
+    if layer_shift is None:
+      return x
+    y = layer_shift(index, x)
+    if getattr(y, "shape", None) != x.shape:
+      got = getattr(y, "shape", type(y).__name__)
+      raise ValueError(f"DecoderLM: layer_shift must return the block "
+                       f"output's shape {x.shape}, got {got} at layer {index}")
+    return y.astype(x.dtype)
+
+  def __call__(self, tokens, positions=None, qq_mask=None, embeddings=None,
+               layer_shift=None, deterministic=True):
     """Full-sequence forward without a cache.
 
     Args:
@@ -189,14 +211,20 @@ class DecoderLM(nn.Module):
       positions: [B, T], default 0..T-1.
       qq_mask: [T, T] or [B, T, T] bool; default causal.
       embeddings: optional [B, T, E] inputs in place of `embed(tokens)`.
+      layer_shift: optional `(layer_index, x [B, T, E]) -> [B, T, E]`,
+        applied to each block's output (steering, in-context vectors);
+        None leaves the stream alone.
+      deterministic: False turns on `config.dropout`.
 
     Returns:
       [B, T, V] f32 logits.
     """
     return self.head_logits(self.states(tokens, positions, qq_mask,
-                                        embeddings))
+                                        embeddings, layer_shift,
+                                        deterministic))
 
-  def states(self, tokens, positions=None, qq_mask=None, embeddings=None):
+  def states(self, tokens, positions=None, qq_mask=None, embeddings=None,
+             layer_shift=None, deterministic=True):
     """The last block's outputs after the final norm, [B, T, E]: what the
     head reads, and what embedding models pool. Arguments as `__call__`."""
     b, t = (tokens if embeddings is None else embeddings).shape[:2]
@@ -204,9 +232,10 @@ class DecoderLM(nn.Module):
       positions = jnp.broadcast_to(jnp.arange(t), (b, t))
     if qq_mask is None:
       qq_mask = causal_mask(t)
-    x = self._inputs(tokens, positions, embeddings)
-    for block in self.blocks:
-      x, _ = block(x, positions, qq_mask)
+    x = self._inputs(tokens, positions, embeddings, deterministic)
+    for i, block in enumerate(self.blocks):
+      x, _ = block(x, positions, qq_mask, deterministic=deterministic)
+      x = self._shifted(layer_shift, i, x)
     return self.final_norm(x)
 
   def head_logits(self, states):
@@ -217,7 +246,7 @@ class DecoderLM(nn.Module):
     return self.head(states).astype(jnp.float32)
 
   def extend(self, tokens, cache: KVCache, positions=None, qq_mask=None,
-             embeddings=None):
+             embeddings=None, layer_shift=None):
     """New tokens over the cache; see the module docstring.
 
     Args:
@@ -226,6 +255,8 @@ class DecoderLM(nn.Module):
       positions: [B, T], default `length + [0, T)`.
       qq_mask: [T, T] or [B, T, T] bool; default causal.
       embeddings: optional [B, T, E] inputs.
+      layer_shift: as in `__call__`; a shifted prefill and shifted steps
+        equal the shifted full forward.
 
     Returns:
       ([B, T, V] f32 logits, cache with the new slots and length + T).
@@ -235,11 +266,12 @@ class DecoderLM(nn.Module):
       positions = cache.length[:, None] + jnp.arange(t)
     if qq_mask is None:
       qq_mask = causal_mask(t)
-    x = self._inputs(tokens, positions, embeddings)
+    x = self._inputs(tokens, positions, embeddings, True)
     ks, vs = [], []
     for i, block in enumerate(self.blocks):
       x, (k, v) = block(x, positions, qq_mask, (cache.k[i], cache.v[i]),
                         cache.length)
+      x = self._shifted(layer_shift, i, x)
       ks.append(k)
       vs.append(v)
     logits = self.head_logits(self.final_norm(x))
@@ -272,9 +304,9 @@ class CachedLM(flax.struct.PyTreeNode):
     return KVCache(zeros, zeros, jnp.zeros((batch,), jnp.int32))
 
   def extend(self, tokens, cache, positions=None, qq_mask=None,
-             embeddings=None):
+             embeddings=None, layer_shift=None):
     return self.module.apply({"params": self.params}, tokens, cache,
-                             positions, qq_mask, embeddings,
+                             positions, qq_mask, embeddings, layer_shift,
                              method=DecoderLM.extend)
 
   def embed(self, tokens):
