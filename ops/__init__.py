@@ -5,6 +5,7 @@ from ops.attention import (
     key_mask,
     prefix_attention,
     prefix_attention_reference,
+    sliding_window_mask,
 )
 from ops.crisp import cluster_assignments, cluster_tokens
 from ops.fde import (
@@ -33,6 +34,7 @@ __all__ = [
     "maxsim_reference",
     "prefix_attention",
     "prefix_attention_reference",
+    "sliding_window_mask",
     "straight_through",
     "vocab_reduce",
     "vocab_reduce_reference",

@@ -39,6 +39,24 @@ def causal_mask(length: int) -> jax.Array:
   return jnp.tril(jnp.ones((length, length), jnp.bool_))
 
 
+def sliding_window_mask(length: int, window: int, causal: bool = True
+                        ) -> jax.Array:
+  """[length, length] bool for sliding-window attention.
+
+  Causal: query i sees keys j in (i - window, i], `window` keys with itself.
+  Bidirectional: |i - j| <= window // 2. A window of at least the length is
+  full (causal or bidirectional) attention.
+  """
+  if window < 1:
+    raise ValueError(f"sliding_window_mask: window must be >= 1, got "
+                     f"{window}")
+  i = jnp.arange(length)[:, None]
+  j = jnp.arange(length)[None, :]
+  if causal:
+    return (j <= i) & (j > i - window)
+  return jnp.abs(i - j) <= window // 2
+
+
 def _validate(q, k, v, prefix_len, qq_mask):
   if q.ndim != 4:
     raise ValueError(f"prefix_attention: q must be [B, T, H, D], got shape "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from jax import numpy as jnp
 
-from ops.attention import causal_mask, prefix_attention
+from ops.attention import causal_mask, prefix_attention, sliding_window_mask
 from tests.pallas_kernels.test_prefix_attention_kernel import (
     brute_force,
     check,
@@ -221,3 +221,25 @@ def test_gradients_under_x64():
   for got, want in zip(grads, want_grads, strict=True):
     assert got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length,window", [(9, 1), (9, 4), (9, 5), (6, 6),
+                                           (6, 40)])
+def test_sliding_window_mask_is_the_band(length, window):
+  causal = np.asarray(sliding_window_mask(length, window, causal=True))
+  both = np.asarray(sliding_window_mask(length, window, causal=False))
+  for i in range(length):
+    for j in range(length):
+      assert causal[i, j] == (i - window < j <= i)
+      assert both[i, j] == (abs(i - j) <= window // 2)
+  # The key exactly window // 2 away is seen, one further is not.
+  half = window // 2
+  if half + 1 < length:
+    assert both[0, half] and not both[0, half + 1]
+  if window >= length:
+    np.testing.assert_array_equal(causal, causal_mask(length))
+
+
+def test_sliding_window_below_one_is_refused():
+  with pytest.raises(ValueError, match="window"):
+    sliding_window_mask(4, 0)
