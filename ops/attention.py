@@ -57,6 +57,42 @@ def sliding_window_mask(length: int, window: int, causal: bool = True
   return jnp.abs(i - j) <= window // 2
 
 
+def windowed_attention(q, k, v, q_positions, k_positions, window: int, *,
+                       scale=None):
+  """Dense sliding-window attention by positions, f32 inside.
+
+  Query i sees key j iff q_pos_i - window < k_pos_j <= q_pos_i; a key at a
+  negative position is an empty slot and never seen. With every position
+  distinct this is `sliding_window_mask(causal=True)` over the keys, in any
+  slot order (a rolling cache keeps its slots out of order).
+
+  Args:
+    q: [B, T, H, D]; k, v: [B, S, Hkv, D] (Hkv divides H).
+    q_positions: [B, T] int; k_positions: [B, S] int.
+    window: keys per query, itself included.
+
+  Returns:
+    [B, T, H, D] in q's dtype; a query that sees no key gets zeros.
+  """
+  b, t, h, d = q.shape
+  hkv = k.shape[2]
+  scale = d ** -0.5 if scale is None else scale
+  qp, kp = q_positions[:, :, None], k_positions[:, None, :]
+  visible = (kp <= qp) & (kp > qp - window) & (kp >= 0)  # [B, T, S]
+  # Unseen slots may hold nan, and 0 * nan is nan: zero them first.
+  seen = jnp.any(visible, axis=1)[:, :, None, None]  # [B, S, 1, 1]
+  k, v = jnp.where(seen, k, 0), jnp.where(seen, v, 0)
+  qg = q.astype(jnp.float32).reshape(b, t, hkv, h // hkv, d)
+  logits = jnp.einsum("btkgd,bskd->bkgts", qg, k.astype(jnp.float32)) * scale
+  # A finite fill keeps a query with no visible key NaN-free (its weights
+  # are zeroed next), in the backward pass too.
+  logits = jnp.where(visible[:, None, None], logits, -1e30)
+  weights = jax.nn.softmax(logits, axis=-1)
+  weights = jnp.where(visible[:, None, None], weights, 0.0)
+  out = jnp.einsum("bkgts,bskd->btkgd", weights, v.astype(jnp.float32))
+  return out.reshape(b, t, h, d).astype(q.dtype)
+
+
 def _validate(q, k, v, prefix_len, qq_mask):
   if q.ndim != 4:
     raise ValueError(f"prefix_attention: q must be [B, T, H, D], got shape "

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from jax import numpy as jnp
 
-from ops.attention import causal_mask, prefix_attention, sliding_window_mask
+from ops.attention import (
+    causal_mask,
+    prefix_attention,
+    prefix_attention_reference,
+    sliding_window_mask,
+    windowed_attention,
+)
 from tests.pallas_kernels.test_prefix_attention_kernel import (
     brute_force,
     check,
@@ -243,3 +249,32 @@ def test_sliding_window_mask_is_the_band(length, window):
 def test_sliding_window_below_one_is_refused():
   with pytest.raises(ValueError, match="window"):
     sliding_window_mask(4, 0)
+
+
+@pytest.mark.parametrize("window", [1, 3, 8])
+def test_windowed_attention_is_the_banded_mask_in_any_slot_order(window):
+  b, t, h, hkv, d = 2, 8, 4, 2, 8
+  keys = jax.random.split(jax.random.key(window), 4)
+  q = jax.random.normal(keys[0], (b, t, h, d))
+  k = jax.random.normal(keys[1], (b, t, hkv, d))
+  v = jax.random.normal(keys[2], (b, t, hkv, d))
+  positions = jnp.broadcast_to(jnp.arange(t), (b, t))
+  want = prefix_attention_reference(q, k, v, jnp.zeros((b,), jnp.int32),
+                                    sliding_window_mask(t, window))
+  order = jax.random.permutation(keys[3], t)
+  got = windowed_attention(q, k[:, order], v[:, order], positions,
+                           positions[:, order], window)
+  np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_windowed_attention_never_sees_empty_slots_or_gets_nan():
+  q = jnp.ones((1, 2, 1, 4))
+  k = jnp.full((1, 3, 1, 4), jnp.nan)
+  positions = jnp.array([[0, 1]])
+  empty = jnp.full((1, 3), -1)
+  out = windowed_attention(q, k, k, positions, empty, 4)
+  np.testing.assert_array_equal(out, np.zeros((1, 2, 1, 4)))
+  grad = jax.grad(lambda q: windowed_attention(
+      q, jnp.ones((1, 3, 1, 4)), jnp.ones((1, 3, 1, 4)), positions, empty,
+      4).sum())(q)
+  assert np.all(np.isfinite(grad))
