@@ -22,6 +22,11 @@ Implementations:
                 O(B L Dm N); each chunk is rematerialised in the backward
                 pass for the same reason.
 
+The default is "sequential" on CPU, where XLA runs the scan's loop well and
+the associative form's extra work costs more than it saves (fwd+bwd at
+B=64, L=64, Dm=128, N=16, 2 shared cores: 254 ms sequential, 471 ms
+"xla" in one chunk, 341 ms in chunks of 16), and "xla" on accelerators.
+
 `selective_scan_step` is one step of the recurrence (decoding with a
 cached state, as mamba-ssm's `selective_state_update`).
 """
@@ -181,13 +186,15 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
     delta_softplus: softplus on delta (+ bias), as Mamba.
     initial_state: optional [B, Dm, N] h_{-1}; zeros by default.
     return_last_state: also return h_{L-1} [B, Dm, N] (f32).
-    implementation: "sequential" or "xla" (default).
+    implementation: "sequential" or "xla"; None picks by backend (see the
+      module docstring).
     chunk: steps per associative-scan chunk ("xla").
 
   Returns:
     y [B, L, Dm] in u's dtype (and the last state).
   """
-  implementation = implementation or "xla"
+  if implementation is None:
+    implementation = "sequential" if jax.default_backend() == "cpu" else "xla"
   if implementation not in IMPLEMENTATIONS:
     raise ValueError(f"selective_scan: unknown implementation "
                      f"{implementation!r}; expected one of {IMPLEMENTATIONS}")
