@@ -15,12 +15,17 @@
         MaxSim and nearest-codeword kernels beside XLA and PyTorch
     python -m eval bench decoding [--smoke] [--json out.json]
         prefix-attention and vocabulary-reduction kernels, likewise
+    python -m eval bench scan [--smoke] [--json out.json]
+        the selective scan's implementations and mambapy's
     python -m eval decoding --system NAME [--workdir W]
         a decoding system's speed and faithfulness (see its --help)
     python -m eval parallelbench
         diffusion-LM samplers: accuracy against tokens per step
     python -m eval retrieval --dataset limit_small [--system ...]
         rankers compared on a retrieval dataset (see its --help)
+    python -m eval context --system arc_encoder|icv --workdir W
+        held-out NLL with the context as text, nothing, its last tokens
+        or the system's vectors (see its --help)
 
 With --json, stdout is exactly one JSON value. Claim checks exit 0 even when
 a claim fails (the record says so) and non-zero only when a check could not
@@ -56,10 +61,11 @@ def _parser() -> argparse.ArgumentParser:
   sub.add_parser("readme", help="regenerate README.md's systems table")
   # These take their own flags; `main` hands them the rest of the line.
   sub.add_parser("retrieval", help="compare rankers (see its --help)")
-  sub.add_parser("bench", help="benchmarks: bench kernels|decoding --help")
+  sub.add_parser("bench", help="benchmarks: bench kernels|decoding|scan --help")
   sub.add_parser("decoding", help="decoding speed (see its --help)")
   sub.add_parser("parallelbench", help="diffusion samplers (see its --help)")
   sub.add_parser("systems", help="check the records (see its --help)")
+  sub.add_parser("context", help="context as vectors (see its --help)")
   return p
 
 
@@ -132,6 +138,10 @@ def main(argv: list[str]) -> int:
     from eval.retrieval import main as retrieval_main
 
     return retrieval_main.main(argv[1:])
+  if argv[:1] == ["context"]:
+    from eval import context
+
+    return context.main(argv[1:])
   if argv[:1] == ["decoding"]:
     from eval.decoding import main as decoding_main
 
@@ -152,6 +162,10 @@ def main(argv: list[str]) -> int:
     from eval.bench import decoding_kernels
 
     return decoding_kernels.main(argv[2:])
+  if argv[:2] == ["bench", "scan"]:
+    from eval.bench import scan
+
+    return scan.main(argv[2:])
   args = _parser().parse_args(argv)
   from zoo import cache
   from zoo.errors import ZooError
@@ -161,7 +175,7 @@ def main(argv: list[str]) -> int:
     if args.command == "claims":
       return _claims(args)
     if args.command in ("retrieval", "bench", "decoding", "parallelbench",
-                        "systems"):
+                        "systems", "context"):
       _parser().error(f"{args.command}: see `python -m eval {args.command}"
                       f"{' kernels' if args.command == 'bench' else ''} "
                       "--help`")
