@@ -176,8 +176,8 @@ def test_the_default_decoder_is_bit_identical_to_before_its_options():
 
 
 def test_positions_norms_and_mlps_are_plug_ins():
-  assert list(PositionConfig.kinds()) == ["learned", "rope", "rope_linear",
-                                          "rope_llama3"]
+  assert list(PositionConfig.kinds()) == ["learned", "none", "rope",
+                                          "rope_linear", "rope_llama3"]
   assert list(NormConfig.kinds()) == ["layer", "rms"]
   assert list(MLPConfig.kinds()) == ["gated", "plain"]
   cfg = DecoderConfig()

@@ -261,6 +261,14 @@ class DecoderLM(nn.Module):
     Returns:
       ([B, T, V] f32 logits, cache with the new slots and length + T).
     """
+    states, cache = self.extend_states(tokens, cache, positions, qq_mask,
+                                       embeddings, layer_shift)
+    return self.head_logits(states), cache
+
+  def extend_states(self, tokens, cache: KVCache, positions=None,
+                    qq_mask=None, embeddings=None, layer_shift=None):
+    """`extend`, returning the final-normed states [B, T, E] (what
+    `states` gives without a cache) in place of the logits."""
     t = (tokens if embeddings is None else embeddings).shape[1]
     if positions is None:
       positions = cache.length[:, None] + jnp.arange(t)
@@ -274,8 +282,8 @@ class DecoderLM(nn.Module):
       x = self._shifted(layer_shift, i, x)
       ks.append(k)
       vs.append(v)
-    logits = self.head_logits(self.final_norm(x))
-    return logits, KVCache(jnp.stack(ks), jnp.stack(vs), cache.length + t)
+    return self.final_norm(x), KVCache(jnp.stack(ks), jnp.stack(vs),
+                                       cache.length + t)
 
 
 def build(config: DecoderConfig) -> DecoderLM:
