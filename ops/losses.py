@@ -4,7 +4,8 @@
 logits are the cosine similarities of every row of `a` with every row of `b`,
 times `exp(log_scale)` capped at `MAX_SCALE`; row i of `a` is paired with
 row i of `b`. `sigmoid_bce` is the numerically stable binary cross-entropy
-on logits. Both are plain jnp (small, memory-bound: XLA fuses them well), so
+on logits. `ssim` is the structural similarity of image pairs (Gaussian
+window). All are plain jnp (small, memory-bound: XLA fuses them well), so
 they have no kernel and no dispatch.
 """
 
@@ -79,3 +80,88 @@ def sigmoid_bce(logits: jax.Array, labels: jax.Array) -> jax.Array:
   x = logits.astype(jnp.float32)
   y = labels.astype(jnp.float32)
   return jnp.maximum(x, 0.0) - x * y + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+def dice_loss(logits: jax.Array, labels: jax.Array,
+              smooth: float = 1.0) -> jax.Array:
+  """Soft Dice loss of mask logits against labels in [0, 1] (V-Net's, as
+  Mask2Former uses it): 1 - (2 sum p y + s) / (sum p + sum y + s), with
+  p = sigmoid(logits) and the sums over the last axis (the pixels).
+
+  Args:
+    logits: [..., P] mask logits.
+    labels: [..., P] targets; broadcasts against logits (pairwise costs).
+    smooth: s > 0, keeps empty masks finite (both empty: loss 0).
+
+  Returns:
+    [...] float32, in [0, 1).
+  """
+  logits, labels = jnp.asarray(logits), jnp.asarray(labels)
+  if logits.ndim < 1 or labels.ndim < 1 or (
+      logits.shape[-1] != labels.shape[-1]):
+    raise ValueError(f"dice_loss: logits {logits.shape} and labels "
+                     f"{labels.shape} need one last (pixel) axis")
+  if not smooth > 0:
+    raise ValueError(f"dice_loss: smooth must be > 0, got {smooth}")
+  p = jax.nn.sigmoid(logits.astype(jnp.float32))
+  y = labels.astype(jnp.float32)
+  overlap = jnp.sum(p * y, axis=-1)
+  total = jnp.sum(p, axis=-1) + jnp.sum(y, axis=-1)
+  return 1.0 - (2.0 * overlap + smooth) / (total + smooth)
+
+
+# SSIM's stabilising constants, (K L)^2 for data range L (Wang et al. 2004).
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+
+
+def _gaussian_band(size: int, window: int, sigma: float) -> jax.Array:
+  """[size - window + 1, size]: row i is the normalised Gaussian window at
+  offset i, so `band @ x` is the valid filtering of x along one axis."""
+  taps = jnp.exp(-0.5 * ((jnp.arange(window) - (window - 1) / 2) / sigma)**2)
+  taps = taps / taps.sum()
+  rows = jnp.arange(size - window + 1)[:, None]
+  offset = jnp.arange(size)[None, :] - rows
+  inside = (offset >= 0) & (offset < window)
+  return jnp.where(inside, taps[jnp.clip(offset, 0, window - 1)], 0.0)
+
+
+def ssim(x: jax.Array, y: jax.Array, max_value: float = 1.0,
+         window: int = 11, sigma: float = 1.5) -> jax.Array:
+  """Structural similarity of image pairs, the mean of the SSIM map.
+
+  SSIM = (2 mu_x mu_y + C1)(2 cov_xy + C2) / ((mu_x^2 + mu_y^2 + C1)
+  (var_x + var_y + C2)), with local statistics under a Gaussian window
+  (`window` taps, std `sigma`) at every valid position of each channel,
+  C1 = (0.01 max_value)^2, C2 = (0.03 max_value)^2. SSIM(x, x) = 1.
+
+  Args:
+    x: [batch, height, width, channels] images.
+    y: images of the same shape.
+    max_value: the data range (1 for images in [0, 1]).
+    window: Gaussian window side; at most height and width.
+    sigma: the window's standard deviation in pixels.
+
+  Returns:
+    [batch] float32, each image's mean SSIM over positions and channels.
+  """
+  x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+  if x.ndim != 4 or x.shape != y.shape:
+    raise ValueError(f"ssim: x and y must both be [batch, height, width, "
+                     f"channels] of one shape, got {x.shape} and {y.shape}")
+  if not 1 <= window <= min(x.shape[1:3]):
+    raise ValueError(f"ssim: window {window} must be in [1, min(height, "
+                     f"width)] = [1, {min(x.shape[1:3])}]")
+  if sigma <= 0 or max_value <= 0:
+    raise ValueError(f"ssim: sigma and max_value must be > 0, got {sigma} "
+                     f"and {max_value}")
+  rows = _gaussian_band(x.shape[1], window, sigma)
+  cols = _gaussian_band(x.shape[2], window, sigma)
+  blur = lambda z: jnp.einsum("ih,bhwc,jw->bijc", rows, z, cols)
+  mu_x, mu_y = blur(x), blur(y)
+  var_x = blur(x * x) - mu_x**2
+  var_y = blur(y * y) - mu_y**2
+  cov = blur(x * y) - mu_x * mu_y
+  c1, c2 = (SSIM_K1 * max_value)**2, (SSIM_K2 * max_value)**2
+  index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)
+           / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)))
+  return index.mean(axis=(1, 2, 3))
