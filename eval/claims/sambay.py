@@ -20,16 +20,13 @@ full-length reads per token (about 3x by the same count): not claimed.
 
 import time
 
-import flax.linen as nn
 import jax
 import numpy as np
 from jax import numpy as jnp
 
-from eval.claims import measured
+from eval.claims import in_memory, measured
 from train import config as config_lib
 from train.data.builders import mqar
-from train.state import create_state, make_optimizer, train_step
-from zoo import registry
 from zoo.lm import sambay
 from zoo.lm.decoder import CachedLM
 
@@ -39,24 +36,12 @@ CONTEXT, NEW_TOKENS, REPEATS, PREFILL_CHUNK = 4096, 64, 5, 512
 def train(model_flag: str, data: dict[str, np.ndarray]):
   """The config's model trained on mqar's train split: (model, params)."""
   cfg = config_lib.load_config(f"sambay.py:model={model_flag}")
-  model = registry.get(cfg.system).builder(cfg.model)
-  task = config_lib.task_of(cfg)
-  tx = make_optimizer(cfg.optim, cfg.steps)
-  tokens, size = data["train"], cfg.data.batch_size
-  mask = np.broadcast_to(mqar.target_mask(), (size, tokens.shape[1] - 1))
-  state = jax.jit(lambda: nn.meta.unbox(create_state(
-      model, tx, {"tokens": tokens[:size]}, jax.random.key(cfg.seed),
-      task.init)))()
-  step = jax.jit(lambda s, b: train_step(s, b, model=model, tx=tx,
-                                         loss_fn=task.loss, cfg=cfg),
-                 donate_argnums=0)
-  rng = np.random.default_rng(cfg.seed)
-  order = np.concatenate([rng.permutation(len(tokens)) for _ in range(
-      cfg.steps * size // len(tokens) + 1)])
-  for i in range(cfg.steps):
-    batch = tokens[order[i * size:(i + 1) * size]]
-    state, _ = step(state, {"tokens": batch, "target_mask": mask})
-  return model, state.params
+  tokens = data["train"]
+  mask = np.broadcast_to(mqar.target_mask(), (len(tokens),
+                                              tokens.shape[1] - 1))
+  model, variables = in_memory.train(
+      cfg, config_lib.task_of(cfg), {"tokens": tokens, "target_mask": mask})
+  return model, variables["params"]
 
 
 def recall_accuracy(model, params, tokens: np.ndarray) -> float:
