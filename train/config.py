@@ -92,6 +92,11 @@ class TrainConfig:
       raise ConfigError(f"eval_every must be >= 0, got {self.eval_every}")
     if not 0 <= self.seed < 2**32:  # numpy and jax seeds are unsigned
       raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
+    if self.optim.schedule == "cosine" and self.optim.warmup_steps >= max(
+        self.steps, 2):
+      raise ConfigError(f"optim.warmup_steps={self.optim.warmup_steps} "
+                        f"leaves no steps to decay over with the cosine "
+                        f"schedule: it must be below steps={self.steps}")
     for name in ("batch_size", "eval_batch_size"):
       if getattr(self.data, name) < 1:
         raise ConfigError(f"data.{name} must be >= 1, got "

@@ -34,6 +34,14 @@ def test_bad_overrides_are_clear_errors(override, message):
     config_lib.load_config("simvq.py", [override])
 
 
+def test_a_warmup_longer_than_the_cosine_run_is_refused():
+  with pytest.raises(ConfigError, match="warmup_steps=50 leaves no steps"):
+    config_lib.load_config("lm.py", ["steps=40"])
+  assert config_lib.load_config("lm.py", ["steps=51"]).steps == 51
+  assert config_lib.load_config("lm.py", [
+      "optim.schedule=constant", "steps=40"]).steps == 40
+
+
 def test_config_args_are_strict():
   assert config_lib.load_config("simvq.py:seed=4").seed == 4
   with pytest.raises(ConfigError, match="config arg 'fast' is unknown"):
