@@ -16,6 +16,16 @@ examples. Claims:
 
 The spec's "<= 1.5x growth from 256 to 4,096" cannot hold with two
 full-length reads per token (about 3x by the same count): not claimed.
+
+Measured (2026-12-06, 2 CPU cores shared, load 6-14; 1,579 s): SambaY
+0.017, Samba+YOCO 0.016, Transformer 0.097 (chance 1/64 = 0.016); decode
+39.8 ms vs 124.4 ms per token (3.13x). Claim 1 FAILs: after 500 steps of
+32 (16,000 examples, under one epoch) the recall loss of both hybrids is
+still at chance (ln 64 = 4.16, from step 200 on) and the Transformer has
+barely left it; MQAR is learned after a long plateau (Zoology trains for
+tens of epochs), which this budget does not reach. Claim 2's pass is
+vacuous for the same reason: both hybrids are at chance. The precondition
+(recall learned at all) is what a fairer setting must buy with steps.
 """
 
 import time
