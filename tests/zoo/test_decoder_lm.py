@@ -178,7 +178,7 @@ def test_the_default_decoder_is_bit_identical_to_before_its_options():
 def test_positions_norms_and_mlps_are_plug_ins():
   assert list(PositionConfig.kinds()) == ["learned", "none", "rope",
                                           "rope_linear", "rope_llama3"]
-  assert list(NormConfig.kinds()) == ["layer", "rms"]
+  assert list(NormConfig.kinds()) == ["layer", "layer_nobias", "rms"]
   assert list(MLPConfig.kinds()) == ["gated", "plain"]
   cfg = DecoderConfig()
   assert (cfg.positions, cfg.block.norm, cfg.block.mlp) == (

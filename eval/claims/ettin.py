@@ -1,0 +1,84 @@
+"""Ettin's claims: a paired encoder and decoder, and each continued with
+the other's objective, at toy scale.
+
+Setting (fixed by the issue before any run; train/configs/ettin.py): the
+`stdlib_text_bpe` windows read as windows of 128 (`eval.claims.ftp`);
+one 4-layer width-128 Ettin (820,352 parameters in both types) trained N
+steps as an MLM encoder and as a CLM decoder; then E more steps from each
+(fresh optimizer): natives keep their objective, crosses take the other's.
+Same data order, batch, optimizer; seed 0. Claims:
+
+1. mean-pooled logistic probe on `stdlib_docstring_package` (as FTP's,
+   padding masked out of the encoder's attention): encoder >= decoder +
+   3 pp (the N-step models);
+2. held-out next-token loss: native decoder < encoder continued as CLM;
+3. probe: native encoder > decoder continued as MLM.
+"""
+
+import dataclasses
+
+import jax
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from eval.claims import ftp, in_memory, measured
+from train import config as config_lib
+
+
+def train(flag: str, tokens: np.ndarray, start=None):
+  """The config's model trained on tokens; from `start` variables (E
+  steps) or from scratch (N steps)."""
+  cfg = config_lib.load_config(
+      f"ettin.py:model={flag}" + (",continued" if start else ""))
+  task = config_lib.task_of(cfg)
+  if start:
+    # A copy: create_state pops "params" from what init returns.
+    task = dataclasses.replace(
+        task, init=lambda model, key, inputs: dict(start))
+  model, variables = in_memory.train(cfg, task, {"tokens": tokens})
+  return model, variables
+
+
+def probe_accuracy(model, variables, data) -> float:
+  """Test accuracy of a logistic probe on mean-pooled non-pad states."""
+  states = jax.jit(lambda t, m: model.apply(variables, t, m,
+                                            method="states"))
+  def pooled(tokens, mask):
+    parts = []
+    for i in range(0, len(tokens), ftp.CHUNK):
+      m = mask[i:i + ftp.CHUNK]
+      s = np.asarray(states(tokens[i:i + ftp.CHUNK], m))
+      parts.append((s * m[..., None]).sum(1) / m.sum(1, keepdims=True))
+    return np.concatenate(parts)
+  (xt, mt, yt), (xs, ms, ys) = data["train"], data["test"]
+  probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+  probe.fit(pooled(xt, mt), yt)
+  return float(probe.score(pooled(xs, ms), ys))
+
+
+def check():
+  windows, validation = ftp.windows("train"), ftp.windows("validation")
+  probe = ftp.probe_data()
+  base = {flag: train(flag, windows) for flag in ("encoder", "decoder")}
+  cont = {(src, obj): train(obj, windows, base[src][1])
+          for src in ("encoder", "decoder") for obj in ("encoder",
+                                                        "decoder")}
+  acc = {flag: probe_accuracy(*base[flag], probe) for flag in base}
+  native_mlm = probe_accuracy(*cont["encoder", "encoder"], probe)
+  cross_mlm = probe_accuracy(*cont["decoder", "encoder"], probe)
+  native_clm = ftp.next_token_nll(*cont["decoder", "decoder"], validation)
+  cross_clm = ftp.next_token_nll(*cont["encoder", "decoder"], validation)
+  return [
+      measured("ettin", "probe on stdlib_docstring_package: encoder >= "
+               "decoder + 3 pp (820,352 params each, same steps)",
+               "probe_accuracy", acc["encoder"], acc["decoder"],
+               acc["decoder"] + 0.03),
+      measured("ettin", "held-out next-token loss: native decoder < "
+               "encoder continued as CLM", "next_token_nll", native_clm,
+               cross_clm, cross_clm, higher_is_better=False, strict=True),
+      measured("ettin", "probe: native encoder > decoder continued as MLM",
+               "probe_accuracy", native_mlm, cross_mlm, cross_mlm,
+               strict=True),
+  ]
