@@ -54,3 +54,16 @@ def test_padding_leaves_real_outputs_unchanged():
   out_a = model.apply(v, a, padding)
   out_b = model.apply(v, b, padding)
   np.testing.assert_allclose(out_a[0, :9], out_b[0, :9], atol=1e-5)
+
+
+def test_a_window_as_long_as_the_text_is_full_attention():
+  """With one RoPE base, local layers whose window covers the text equal
+  global ones (window >= T is full attention)."""
+  tokens = _tokens(9)
+  for causal in (False, True):
+    kw = dict(causal=causal, local_rope_base=1e4, global_rope_base=1e4)
+    model, variables = _model(window=2 * 12 + 1, **kw)
+    everywhere, _ = _model(global_every=1, **kw)
+    np.testing.assert_allclose(
+        model.apply(variables, tokens),
+        everywhere.apply(variables, tokens), atol=1e-6)
