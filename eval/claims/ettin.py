@@ -13,6 +13,17 @@ Same data order, batch, optimizer; seed 0. Claims:
    3 pp (the N-step models);
 2. held-out next-token loss: native decoder < encoder continued as CLM;
 3. probe: native encoder > decoder continued as MLM.
+
+Measured (2026-12-06, 2 CPU cores shared, load 2-6; 693 s): probe encoder
+0.517 vs decoder 0.534: FAIL (>= +3 pp asked); next-token loss native
+decoder 4.461 vs encoder continued as CLM 5.348: pass; probe native encoder
+0.515 vs decoder continued as MLM 0.507: pass. Diagnosis of claim 1
+(untested beyond these numbers): after 300 steps neither model is far from
+a bag-of-tokens probe (every probe is at 0.51-0.53 over 16 packages; the
+gaps are about one test-set SE, ~0.018 on ~800 docstrings), and at 30%
+masking the encoder sees 0.3 of the supervised tokens per step that the
+decoder sees, so at equal steps it is the less trained of the two; the
+paper's encoder advantage comes after 2T tokens, where this does not bind.
 """
 
 import dataclasses
