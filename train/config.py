@@ -92,11 +92,6 @@ class TrainConfig:
       raise ConfigError(f"eval_every must be >= 0, got {self.eval_every}")
     if not 0 <= self.seed < 2**32:  # numpy and jax seeds are unsigned
       raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
-    if self.optim.schedule == "cosine" and self.optim.warmup_steps >= max(
-        self.steps, 2):
-      raise ConfigError(f"optim.warmup_steps={self.optim.warmup_steps} "
-                        f"leaves no steps to decay over with the cosine "
-                        f"schedule: it must be below steps={self.steps}")
     for name in ("batch_size", "eval_batch_size"):
       if getattr(self.data, name) < 1:
         raise ConfigError(f"data.{name} must be >= 1, got "
@@ -264,7 +259,14 @@ def load_config(spec: str, overrides: list[str] = ()) -> TrainConfig:
                       f"{type(cfg).__name__}")
   if not task_ref(cfg):
     raise ConfigError(f"system {cfg.system!r} has nothing to train")
-  return apply_overrides(cfg, list(overrides))
+  cfg = apply_overrides(cfg, list(overrides))
+  # Checked once all overrides are in: they may fix each other.
+  if cfg.optim.schedule == "cosine" and cfg.optim.warmup_steps >= max(
+      cfg.steps, 2):
+    raise ConfigError(f"optim.warmup_steps={cfg.optim.warmup_steps} leaves "
+                      f"no steps to decay over with the cosine schedule: it "
+                      f"must be below steps={cfg.steps}")
+  return cfg
 
 
 def task_ref(cfg: TrainConfig) -> str | None:
