@@ -36,7 +36,7 @@ from zoo import sharding
 from zoo.errors import ConfigError
 from zoo.layers.norms.rms import RMSNorm
 from zoo.layers.transformer import MLP, Projection
-from zoo.lm.decoder import DecoderConfig, DecoderLM, KVCache
+from zoo.lm.decoder import CachedLM, DecoderConfig, DecoderLM, KVCache
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,10 +181,10 @@ class CachedFTP:
     return self.module.config.encoder.vocab_size
 
   def init_cache(self, batch: int, capacity: int) -> KVCache:
-    cfg = self.module.config.encoder
-    zeros = jnp.zeros((cfg.num_layers, batch, capacity, cfg.kv_heads,
-                       cfg.head_dim), jnp.dtype(cfg.dtype))
-    return KVCache(zeros, zeros, jnp.zeros((batch,), jnp.int32))
+    """The encoder's cache, as a GPT of the same shape has it."""
+    encoder = DecoderLM(self.module.config.encoder)
+    return CachedLM(self.params["encoder"], encoder).init_cache(batch,
+                                                               capacity)
 
   def extend(self, tokens, cache, positions=None, qq_mask=None):
     if positions is not None or qq_mask is not None:
