@@ -140,7 +140,8 @@ def test_padding_is_not_checked():
 
 
 def test_under_an_outer_jit_only_shapes_are_checked():
-  decode = jax.jit(lambda prompt: generate(_lm(), prompt, 2).tokens)
+  lm = _lm()  # built outside the jit: the cached model must not hold tracers
+  decode = jax.jit(lambda prompt: generate(lm, prompt, 2).tokens)
   assert decode(_prompt().at[0, 0].set(V)).shape == (2, 2)
   with pytest.raises(ValueError, match="generate: prompt must be"):
     decode(jnp.zeros((2, 0), jnp.int32))
