@@ -19,6 +19,7 @@ from jax import numpy as jnp
 
 from ops.attention import prefix_attention, write_rows
 from zoo import sharding
+from zoo.layers.hook_point import HookPoint
 from zoo.layers.hooks import HookConfig, NoHooks
 from zoo.layers.mlps import MLPConfig
 from zoo.layers.mlps.gated import GatedMLP
@@ -130,6 +131,7 @@ class Attention(nn.Module):
                              prefix_len, qq_mask)  # [B, T, H, Dh]
     heads = self.options.hooks.apply("attn_preproj", heads,
                                      "attn_preproj_hook")
+    heads = HookPoint(name="z")(heads)
     out = Projection((x.shape[-1],),
                      (sharding.HEADS, sharding.KV, sharding.EMBED),
                      contract=2, dtype=self.dtype, bias=self.options.out_bias,
@@ -154,7 +156,14 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-  """x + attn(norm(x)), then x + mlp(norm(x))."""
+  """x + attn(norm(x)), then x + mlp(norm(x)); mlp_dim 0 drops the MLP
+  (an attention-only block).
+
+  Named `HookPoint`s expose the residual stream before, between and after
+  the sublayers ("resid_pre", "resid_mid", "resid_post"), each sublayer's
+  output ("attn_out", "mlp_out") and the attention's per-head outputs
+  ("attention/z").
+  """
 
   num_heads: int
   num_kv_heads: int
@@ -172,16 +181,20 @@ class Block(nn.Module):
     norm = self.options.norm
     drop = lambda y: y if self.dropout == 0 else nn.Dropout(self.dropout)(
         y, deterministic)
+    x = HookPoint(name="resid_pre")(x)
     attn, new_kv = Attention(
         self.num_heads, self.num_kv_heads, self.head_dim, self.rope_base,
         self.dtype, self.options, self.positions, name="attention")(
             norm.make(self.dtype, "attention_norm")(x),
             positions, qq_mask, kv, prefix_len)
-    x = x + drop(attn)
-    mlp = MLP(self.mlp_dim, self.dtype, self.options.mlp, name="mlp")(
-        norm.make(self.dtype, "mlp_norm")(x))
-    x = x + drop(self.options.hooks.apply("mlp", mlp[..., None, :],
-                                          "mlp_hook")[..., 0, :])
+    x = x + drop(HookPoint(name="attn_out")(attn))
+    x = HookPoint(name="resid_mid")(x)
+    if self.mlp_dim:
+      mlp = MLP(self.mlp_dim, self.dtype, self.options.mlp, name="mlp")(
+          norm.make(self.dtype, "mlp_norm")(x))
+      mlp = self.options.hooks.apply("mlp", mlp[..., None, :],
+                                     "mlp_hook")[..., 0, :]
+      x = x + drop(HookPoint(name="mlp_out")(mlp))
     x = nn.with_logical_constraint(
         x, (sharding.BATCH, sharding.LENGTH, sharding.EMBED))
-    return x, new_kv
+    return HookPoint(name="resid_post")(x), new_kv

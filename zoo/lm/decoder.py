@@ -46,7 +46,7 @@ class DecoderConfig:
       head_width is given.
     num_kv_heads: key/value heads (grouped-query attention), dividing
       num_heads; 0 means num_heads.
-    mlp_dim: the MLP's hidden width.
+    mlp_dim: the MLP's hidden width; 0 builds attention-only blocks.
     rope_base: rotary embedding base (of the rotary position kinds).
     dtype: computation dtype name, "float32" or "bfloat16" (params f32).
     head_width: width of a head where it is not embed_dim / num_heads
@@ -83,6 +83,9 @@ class DecoderConfig:
     if self.num_kv_heads < 0 or self.num_heads % self.kv_heads:
       raise ConfigError(f"DecoderConfig: num_heads={self.num_heads} is not a "
                         f"multiple of num_kv_heads={self.num_kv_heads}")
+    if self.mlp_dim < 0:
+      raise ConfigError(f"DecoderConfig: mlp_dim must be >= 0 (0: attention "
+                        f"only), got {self.mlp_dim}")
     if not 0 <= self.dropout < 1:
       raise ConfigError(f"DecoderConfig: dropout must be in [0, 1), got "
                         f"{self.dropout}")
