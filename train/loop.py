@@ -87,7 +87,7 @@ def prepare(cfg: config_lib.TrainConfig, mesh, init_inputs
   model = system.builder(cfg.model)
   task = config_lib.task_of(cfg)
   evaluators = tuple(_resolve(ref, "evaluator") for ref in system.evaluators)
-  tx = make_optimizer(cfg.optim, cfg.steps)
+  tx = make_optimizer(cfg.optim, cfg.steps, task.optimizer)
   key = jax.random.key(cfg.seed)
   create = functools.partial(create_state, model, tx, init_inputs, key,
                              task.init)

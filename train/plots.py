@@ -120,3 +120,18 @@ def recall_at_k(curves_by_name, path, *, title: str):
   return curves({name: (np.arange(1, len(c) + 1), c)
                  for name, c in curves_by_name.items()}, path, title=title,
                 xlabel="k", ylabel="Recall@k", logx=True)
+
+
+def zf_plot(z_norms, f_norms, path, *, title: str):
+  """Top-AFA's ZF plot: ||f|| (sparse code) against ||z|| (dense input),
+  with the diagonal ||f|| = ||z|| that quasi-orthogonal decoders approach:
+  points below it are under-activated, above it over-activated."""
+  fig, ax = plt.subplots(figsize=(4.2, 4.0))
+  ax.scatter(z_norms, f_norms, s=4, alpha=0.4)
+  top = float(max(np.max(z_norms), np.max(f_norms), 1e-6))
+  ax.plot([0, top], [0, top], color="black", lw=0.8, ls="--")
+  ax.set_xlabel("||z|| (dense)")
+  ax.set_ylabel("||f|| (sparse)")
+  ax.set_title(title, fontsize=9)
+  ax.grid(alpha=0.3)
+  return _save(fig, path)

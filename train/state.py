@@ -27,8 +27,10 @@ class TrainState:
   opt_state: Any
 
 
-def make_optimizer(cfg: OptimConfig,
-                   total_steps: int) -> optax.GradientTransformation:
+def make_optimizer(cfg: OptimConfig, total_steps: int,
+                   wrap=None) -> optax.GradientTransformation:
+  """The config's optimizer and schedule; `wrap` (a task's `optimizer`)
+  may add constraints around it."""
   if cfg.schedule == "cosine":
     lr = optax.warmup_cosine_decay_schedule(
         0.0, cfg.learning_rate, max(cfg.warmup_steps, 1), max(total_steps, 2))
@@ -44,7 +46,7 @@ def make_optimizer(cfg: OptimConfig,
     tx = optax.sgd(lr)
   if cfg.grad_clip_norm > 0:
     tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), tx)
-  return tx
+  return tx if wrap is None else wrap(tx)
 
 
 def step_key(seed: int, step) -> jax.Array:

@@ -21,7 +21,7 @@ def train(cfg, task, examples: dict[str, np.ndarray], log_every: int = 100):
   """Trains `cfg` on `examples` ({feature: [N, ...]}); returns (model,
   variables)."""
   model = registry.build(cfg.system, cfg.model)
-  tx = make_optimizer(cfg.optim, cfg.steps)
+  tx = make_optimizer(cfg.optim, cfg.steps, task.optimizer)
   size = cfg.data.batch_size
   n = len(next(iter(examples.values())))
   epochs = -(-cfg.steps * size // n)

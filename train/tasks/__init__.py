@@ -24,6 +24,9 @@ class Task:
     init: (model, key, inputs) -> variables.
     loss: (model, variables, inputs, key) -> (loss, (metrics, updated
       non-param collections)).
+    optimizer: optional wrapper of the config's optax optimizer, for
+      constraints the task's params keep (e.g. unit-norm rows); None uses
+      it as built.
   """
 
   name: str
@@ -31,3 +34,4 @@ class Task:
   prepare: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
   init: Callable[..., Any]
   loss: Callable[..., Any]
+  optimizer: Callable[[Any], Any] | None = None
