@@ -3,6 +3,8 @@
 import dataclasses
 import json
 
+import pytest
+
 from eval import claims
 from eval import main as eval_main
 from zoo import registry
@@ -52,8 +54,10 @@ def test_markdown_table(monkeypatch, capsys):
   assert "| fake | an unmet claim |" in table[3] and "FAIL" in table[3]
 
 
+@pytest.mark.slow
 def test_simvq_claim_runs():
-  """The real check (about 1.5 minutes): records complete, values sane.
+  """The real check (about 1.5 minutes, so a claim: out of CI): records
+  complete, values sane.
 
   Whether the claim passes is what the check reports, not what this test
   requires.
