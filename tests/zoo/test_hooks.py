@@ -60,6 +60,8 @@ def test_captured_activations_satisfy_the_block_algebra():
                                a("attn_out"), atol=1e-5)
   np.testing.assert_array_equal(acts["block_0/resid_post"],
                                 acts["block_1/resid_pre"])
+  _, one = hooks.capture(model, variables, _tokens(), points="block_1/z")
+  assert list(one) == ["block_1/z"]
 
 
 def test_an_edit_at_resid_post_equals_the_decoders_layer_shift():

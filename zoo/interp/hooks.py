@@ -90,6 +90,8 @@ def capture(model: nn.Module, variables, *inputs, points: Sequence[str],
   """Runs `model.apply(variables, *inputs, method=method, **kwargs)` and
   records the outputs of the named points.
 
+  `points` is a name or a sequence of names.
+
   Returns:
     (the apply's output, {point: activation}); a point called more than
     once in the forward gives a tuple of its outputs.
@@ -98,7 +100,7 @@ def capture(model: nn.Module, variables, *inputs, points: Sequence[str],
     ValueError: a name that is no point of this forward (the message lists
       them), or a NaN in a captured activation outside jit.
   """
-  wanted = set(points)
+  wanted = {points} if isinstance(points, str) else set(points)
   paths = {}
 
   def keep(module, method_name):
