@@ -64,8 +64,11 @@ def top_afa_mask_reference(a: jax.Array, row_norms: jax.Array,
   # keeps all but one, as the paper's code does.
   cum = cum.at[:, -1].set(jnp.inf)
   k = jnp.argmin(jnp.abs(jnp.sqrt(cum) - target[:, None]), axis=-1) + 1
-  rank = jnp.argsort(order, axis=-1)  # position of each latent in the order
-  return rank < k[:, None], k.astype(jnp.int32)
+  # The first k of each row's order, scattered back (no second sort).
+  rows = jnp.arange(a.shape[0])[:, None]
+  kept = jnp.arange(a.shape[1]) < k[:, None]
+  mask = jnp.zeros(a.shape, jnp.bool_).at[rows, order].set(kept)
+  return mask, k.astype(jnp.int32)
 
 
 _top_afa_mask = jax.jit(top_afa_mask_reference)

@@ -8,6 +8,8 @@ import optax
 import pytest
 from jax import numpy as jnp
 
+from train.config import load_config
+from train.data.builders import text_target_activations
 from zoo.errors import ConfigError
 from zoo.interp import sae as sae_lib
 from zoo.interp import steering
@@ -121,3 +123,10 @@ def test_bad_inputs_are_refused_by_name():
     steering.steer(x, params, cfg, jnp.array([3]), 1.0, mode="ablate")
   with pytest.raises(ValueError, match="k must be an int in"):
     steering.find_latents(x[:, :W], x[:, :W], 0)
+
+
+def test_the_lm_config_reads_the_activations_dataset_at_its_width():
+  cfg = load_config("top_afa.py:lm")
+  assert cfg.data.name == "text_target_activations"
+  assert cfg.model.d_in == text_target_activations.WIDTH
+

@@ -8,7 +8,7 @@ import numpy as np
 from jax import numpy as jnp
 
 from train import plots
-from zoo.interp.sae import STATS, sae_metrics
+from zoo.interp.sae import STATS, decoder_coherence
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -25,8 +25,9 @@ def _batch(model, variables, batch):
 def evaluate(model, variables, batches, workdir=None) -> dict[str, float]:
   """Over the real rows of `batches`: nmse (summed squared error over the
   summed squared deviation from the data mean), explained_variance, l0
-  (mean active latents per row), and the decoder's dead_fraction, eps_max
-  and eps_mean (`sae_metrics`). Writes the ZF plot to the workdir."""
+  (mean active latents per row), the dead_fraction of latents, and the
+  decoder's eps_max and eps_mean (`decoder_coherence`). Writes the ZF plot
+  to the workdir."""
   err = energy = active = rows = 0.0
   total, zs, fs = 0.0, [], []
   for batch in batches:
@@ -39,16 +40,15 @@ def evaluate(model, variables, batches, workdir=None) -> dict[str, float]:
     fs.append(np.asarray(f)[mask])
   mean = total / max(rows, 1)
   nmse = err / max(energy - rows * float(mean @ mean), 1e-12)
-  params, cfg = variables["params"], model.config
-  dummy = jnp.zeros((1, cfg.d_in))
-  decoder = sae_metrics(dummy, model.apply(variables, dummy), params,
-                        variables[STATS]["inactive"], cfg.dead_after)
+  cfg = model.config
+  inactive = variables[STATS]["inactive"]
   metrics = {
       "nmse": nmse,
       "explained_variance": 1.0 - nmse,
       "l0": active / max(rows, 1),
-      **{k: float(decoder[k]) for k in ("dead_fraction", "eps_max",
-                                         "eps_mean")},
+      "dead_fraction": float(jnp.mean(inactive >= cfg.dead_after)),
+      **{k: float(v) for k, v in decoder_coherence(
+          variables["params"]).items()},
   }
   if workdir is not None and jax.process_index() == 0 and rows:
     plots.zf_plot(np.concatenate(zs), np.concatenate(fs),

@@ -184,7 +184,7 @@ def _kept(path: pathlib.Path, make, read, write):
   return read(path)
 
 
-def _split_windows(target: Target, split: str) -> np.ndarray:
+def split_windows(target: Target, split: str) -> np.ndarray:
   """[num_windows, WINDOW + 1] int32, in storage order (TFDS shuffles)."""
 
   def load():
@@ -202,7 +202,7 @@ def train_tokens(target: Target) -> np.ndarray:
   Each window is contiguous text; consecutive windows are not (the dataset
   stores them shuffled), which adds one spurious junction per window.
   """
-  return _split_windows(target, "train").reshape(-1)
+  return split_windows(target, "train").reshape(-1)
 
 
 def heldout_prompts(target: Target, num: int, length: int,
@@ -213,7 +213,7 @@ def heldout_prompts(target: Target, num: int, length: int,
   validation windows that hold `length` tokens with no document boundary
   or special token.
   """
-  windows = _split_windows(target, "validation")
+  windows = split_windows(target, "validation")
   special = np.isin(windows, _special_ids(target.tokenizer))
   if length > windows.shape[1]:
     raise ValueError(f"heldout_prompts: length {length} exceeds the "
@@ -294,7 +294,7 @@ def load_checkpoint_target(directory: str | pathlib.Path, *,
                   "pydoc_topics", float("nan"), float("nan"), workdir)
 
   def loss():
-    windows = _split_windows(target, "validation")[:_LOSS_WINDOWS]
+    windows = split_windows(target, "validation")[:_LOSS_WINDOWS]
     windows = windows[:, :_context(target.lm, windows.shape[1])]
     nll = [continuation_nll(target.lm, w[:, :1], w[:, 1:]) for w in
            np.split(windows, range(_LOSS_BATCH, len(windows), _LOSS_BATCH))]

@@ -36,7 +36,7 @@ def loss(model, variables, inputs, key):
   inactive = updated[STATS]["inactive"]
   total, terms = sae_loss(model.config, variables["params"], out, x,
                           inactive)
-  metrics = dict(terms, **sae_metrics(x, out, variables["params"], inactive,
+  metrics = dict(terms, **sae_metrics(x, out, inactive,
                                       model.config.dead_after))
   return total, (metrics, dict(updated))
 

@@ -54,7 +54,8 @@ class SAEConfig:
     d_in: width of the activations.
     width: number of latents W.
     activation: one of `ACTIVATIONS`.
-    k: latents per row for "topk" (on average for "batchtopk").
+    k: latents per row for "topk" (on average for "batchtopk"); the other
+      activations ignore it.
     l1: coefficient of the mean L1 norm of the code.
     l0: coefficient of the mean L0 norm ("jumprelu", through its
       threshold's pseudo-gradient).
@@ -92,7 +93,8 @@ class SAEConfig:
     if self.d_in < 1 or self.width < 2:
       raise ConfigError(f"SAEConfig: need d_in >= 1 and width >= 2, got "
                         f"{self.d_in} and {self.width}")
-    if not 1 <= self.k <= self.width:
+    if self.activation in ("topk", "batchtopk") and not (
+        1 <= self.k <= self.width):
       raise ConfigError(f"SAEConfig: k must be in [1, width={self.width}], "
                         f"got {self.k}")
     if self.aux_k < 0 or self.dead_after < 1:
@@ -192,13 +194,18 @@ def _aux_loss(cfg: SAEConfig, params, out: SAEOutput, x, inactive):
   """AuxK: the `aux_k` largest dead pre-activations reconstruct x - x_hat,
   detached (sparsify #57); b_dec is in x_hat already, so not added again
   (sparsify #134); the same mean as the main MSE (dictionary_learning #36).
+  Skipped (0) while no latent is dead.
   """
   dead = inactive >= cfg.dead_after  # [W]
-  scores = jnp.where(dead, out.pre, -jnp.inf)
-  keep = topk_mask(scores, min(cfg.aux_k, cfg.width)) & dead
-  recon = jnp.where(keep, out.pre, 0.0) @ params["W_dec"]
-  residual = jax.lax.stop_gradient(x - out.x_hat)
-  return jnp.where(dead.any(), jnp.mean((recon - residual) ** 2), 0.0)
+
+  def aux():
+    scores = jnp.where(dead, out.pre, -jnp.inf)
+    keep = topk_mask(scores, min(cfg.aux_k, cfg.width)) & dead
+    recon = jnp.where(keep, out.pre, 0.0) @ params["W_dec"]
+    residual = jax.lax.stop_gradient(x - out.x_hat)
+    return jnp.mean((recon - residual) ** 2)
+
+  return jax.lax.cond(dead.any(), aux, lambda: jnp.zeros((), x.dtype))
 
 
 def sae_loss(cfg: SAEConfig, params, out: SAEOutput, x, inactive):
@@ -232,27 +239,30 @@ def sae_loss(cfg: SAEConfig, params, out: SAEOutput, x, inactive):
   return sum(terms.values()), terms
 
 
-def sae_metrics(x, out: SAEOutput, params, inactive, dead_after: int):
-  """Reconstruction and dictionary quality of one batch x [B, d].
-
-  nmse: sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 (explained variance is
-  1 - nmse); l0: mean active latents per row; dead_fraction: latents idle
-  for `dead_after` batches; eps_max, eps_mean: off-diagonal |cosines| of
-  the decoder rows (W_dec W_dec^T), top-AFA's quasi-orthogonality.
-  """
+def sae_metrics(x, out: SAEOutput, inactive, dead_after: int):
+  """Reconstruction and sparsity of one batch x [B, d]: nmse (sum ||x -
+  x_hat||^2 over sum ||x - mean(x)||^2), explained_variance (1 - nmse),
+  l0 (mean active latents per row), dead_fraction (latents idle for
+  `dead_after` batches)."""
   err = jnp.sum((x - out.x_hat) ** 2)
   nmse = err / jnp.sum((x - x.mean(0)) ** 2)
-  rows = unit_rows(params["W_dec"])
-  gram = jnp.abs(rows @ rows.T)
-  off = ~jnp.eye(gram.shape[0], dtype=bool)
   return {
       "nmse": nmse,
       "explained_variance": 1.0 - nmse,
       "l0": jnp.mean(jnp.sum(out.f > 0, -1)),
       "dead_fraction": jnp.mean(inactive >= dead_after),
-      "eps_max": jnp.max(jnp.where(off, gram, 0.0)),
-      "eps_mean": jnp.sum(jnp.where(off, gram, 0.0)) / off.sum(),
   }
+
+
+def decoder_coherence(params) -> dict:
+  """eps_max and eps_mean: the largest and the mean off-diagonal |cosine|
+  between decoder rows (of W_dec W_dec^T), top-AFA's quasi-orthogonality.
+  A [W, W] product: for evaluation, not every train step."""
+  rows = unit_rows(params["W_dec"])
+  gram = jnp.abs(rows @ rows.T)
+  off = ~jnp.eye(gram.shape[0], dtype=bool)
+  return {"eps_max": jnp.max(jnp.where(off, gram, 0.0)),
+          "eps_mean": jnp.sum(jnp.where(off, gram, 0.0)) / off.sum()}
 
 
 def _is_decoder(path) -> bool:
