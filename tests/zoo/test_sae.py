@@ -100,6 +100,19 @@ def test_find_latents_ranks_the_mean_activation_gap():
                                 np.argsort(-gap)[:4])
 
 
+def test_steering_inside_jit_checks_concrete_ids_on_the_host():
+  model, variables, x = _sae()
+  params, cfg = variables["params"], model.config
+  ids = steering.find_latents(x[:16, :W] ** 2, x[16:, :W] ** 2, 2)
+  edit = jax.jit(lambda x: steering.steer(x, params, cfg, ids, 1.0,
+                                          mode="conditional"))
+  np.testing.assert_array_equal(
+      edit(x), steering.steer(x, params, cfg, ids, 1.0, mode="conditional"))
+  bad = jnp.array([30])
+  with pytest.raises(ValueError, match=r"latent ids must be in \[0, 24\)"):
+    jax.jit(lambda x: steering.steer(x, params, cfg, bad, 1.0))(x)
+
+
 @pytest.mark.parametrize("kw, message", [
     ({"k": 0}, r"k must be in \[1, width=24\]"),
     ({"k": 25}, r"k must be in \[1, width=24\]"),

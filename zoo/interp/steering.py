@@ -15,6 +15,7 @@ to about 0 when the dictionary is near-orthogonal.
 """
 
 import jax
+import numpy as np
 from jax import numpy as jnp
 
 from zoo.interp.sae import SAE, SAEConfig, unit_rows
@@ -36,15 +37,16 @@ def find_latents(f_pos: jax.Array, f_neg: jax.Array, k: int) -> jax.Array:
 
 
 def _check_ids(ids, width: int):
-  ids = jnp.asarray(ids)
   if ids.ndim != 1 or not jnp.issubdtype(ids.dtype, jnp.integer):
     raise ValueError(f"steer: ids must be a 1-d int array, got {ids.dtype} "
                      f"{ids.shape}")
-  if not isinstance(ids, jax.core.Tracer) and ids.size and (
-      ids.min() < 0 or ids.max() >= width):
-    raise ValueError(f"steer: latent ids must be in [0, {width}), got "
-                     f"{ids.tolist()}")
-  return ids
+  # On the host: under a jit trace (a hooked `generate`), jnp ops on even
+  # concrete ids are staged and cannot be tested.
+  if not isinstance(ids, jax.core.Tracer) and ids.size:
+    host = np.asarray(ids)
+    if host.min() < 0 or host.max() >= width:
+      raise ValueError(f"steer: latent ids must be in [0, {width}), got "
+                       f"{host.tolist()}")
 
 
 def steer(x: jax.Array, params, config: SAEConfig, ids, alpha: float,
@@ -55,7 +57,8 @@ def steer(x: jax.Array, params, config: SAEConfig, ids, alpha: float,
   """
   if mode not in MODES:
     raise ValueError(f"steer: mode must be one of {MODES}, got {mode!r}")
-  ids = _check_ids(ids, config.width)
+  ids = ids if isinstance(ids, jax.Array) else np.asarray(ids)
+  _check_ids(ids, config.width)
   if x.shape[-1] != config.d_in:
     raise ValueError(f"steer: activations of width {x.shape[-1]}, but the "
                      f"SAE reads d_in={config.d_in}")
