@@ -10,6 +10,7 @@ from jax import numpy as jnp
 
 from train.config import load_config
 from train.data.builders import text_target_activations
+from train.tasks import sae as sae_task
 from zoo.errors import ConfigError
 from zoo.interp import sae as sae_lib
 from zoo.interp import steering
@@ -127,6 +128,11 @@ def test_bad_configs_are_refused(kw, message):
 
 def test_bad_inputs_are_refused_by_name():
   model, variables, x = _sae()
+  with pytest.raises(ConfigError, match="model.d_in=8, but the dataset's "
+                     "vectors have width 5"):
+    sae_task.TASK.init(model, jax.random.key(0), {"x": x[:, :5]})
+  with pytest.raises(ConfigError, match="k must be in"):
+    sae_lib.SAEConfig(activation="top_afa", k=0)
   with pytest.raises(ValueError, match="width 5, but the SAE reads d_in=8"):
     model.apply(variables, x[:, :5])
   params, cfg = variables["params"], model.config

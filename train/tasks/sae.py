@@ -9,6 +9,7 @@ optimizer keeps the decoder rows unit-norm (`unit_norm_decoder`).
 import numpy as np
 
 from train.tasks import Task
+from zoo.errors import ConfigError
 from zoo.interp.sae import (
     STATS,
     init_b_dec,
@@ -25,6 +26,10 @@ def prepare(examples):
 
 def init(model, key, inputs):
   """Params from the first batch, b_dec centred on it per the config."""
+  width = inputs["x"].shape[-1]
+  if width != model.config.d_in:
+    raise ConfigError(f"model.d_in={model.config.d_in}, but the dataset's "
+                      f"vectors have width {width}")
   variables = model.init({"params": key}, inputs["x"])
   return init_b_dec(variables, inputs["x"], model.config.b_dec_init)
 

@@ -93,8 +93,8 @@ class SAEConfig:
     if self.d_in < 1 or self.width < 2:
       raise ConfigError(f"SAEConfig: need d_in >= 1 and width >= 2, got "
                         f"{self.d_in} and {self.width}")
-    if self.activation in ("topk", "batchtopk") and not (
-        1 <= self.k <= self.width):
+    uses_k = self.activation in ("topk", "batchtopk")
+    if self.k < 1 or (uses_k and self.k > self.width):
       raise ConfigError(f"SAEConfig: k must be in [1, width={self.width}], "
                         f"got {self.k}")
     if self.aux_k < 0 or self.dead_after < 1:
