@@ -48,6 +48,21 @@ def median_ms(fn: Callable, arg_sets: Sequence[tuple], *, warmup: int = 2,
   return statistics.median(times)
 
 
+def interleaved_median_ms(steppers: dict[str, Callable], batches,
+                          warmup: int) -> dict[str, float]:
+  """Median ms per call of each `steppers[name](batch)` over `batches`
+  after `warmup` batches, the steppers interleaved so that machine load
+  hits them alike (training steps whose state lives in the stepper)."""
+  times = {name: [] for name in steppers}
+  for i, batch in enumerate(batches):
+    for name, one in steppers.items():
+      start = time.perf_counter()
+      one(batch)
+      if i >= warmup:
+        times[name].append(1e3 * (time.perf_counter() - start))
+  return {name: statistics.median(t) for name, t in times.items()}
+
+
 def temp_bytes(fn: Callable, *args) -> int | None:
   """Bytes of temporaries in fn's compiled program (None if unknown)."""
   try:

@@ -23,15 +23,13 @@ the same code (one JAX jit each; results equal to 1e-4).
 import argparse
 import importlib.metadata
 import json
-import statistics
-import time
 
 import flax.linen as nn
 import jax
 import numpy as np
 from jax import numpy as jnp
 
-from eval.bench.harness import median_ms
+from eval.bench.harness import interleaved_median_ms, median_ms
 from ops.sparse_codes import sparse_decode
 from train.config import OptimConfig, TrainConfig
 from train.state import create_state, make_optimizer, train_step
@@ -120,19 +118,6 @@ def saelens_stepper(threads: int):
   return one
 
 
-def measure(steppers: dict, batches: np.ndarray, warmup: int = 1
-            ) -> dict[str, float]:
-  """Median ms per step of each stepper, interleaved."""
-  times = {name: [] for name in steppers}
-  for i, batch in enumerate(batches):
-    for name, one in steppers.items():
-      start = time.perf_counter()
-      one(batch)
-      if i >= warmup:
-        times[name].append(1e3 * (time.perf_counter() - start))
-  return {name: statistics.median(t) for name, t in times.items()}
-
-
 def decode_timings() -> dict[str, float]:
   """ms of the gather-sum and the dense matmul on the same code."""
   rng = np.random.default_rng(0)
@@ -172,7 +157,7 @@ def main(argv=None) -> int:
       steppers[f"{label} (torch, 2 thr)"] = make(2)
     except ImportError as e:
       print(f"{label} skipped: {e}")
-  steps = measure(steppers, batches)
+  steps = interleaved_median_ms(steppers, batches, warmup=1)
   decode = decode_timings()
   print(f"{'train step (d 256, W 4096, k 32, B 4096)':<44} ms/step")
   for name, ms in steps.items():

@@ -13,14 +13,13 @@ process, alternating implementations so machine load hits both alike.
 
 import argparse
 import json
-import statistics
-import time
 
 import flax.linen as nn
 import jax
 import numpy as np
 from sklearn.datasets import load_digits
 
+from eval.bench.harness import interleaved_median_ms
 from train import config as config_lib
 from train.state import create_state, make_optimizer, train_step
 from zoo import registry
@@ -87,19 +86,6 @@ def torch_stepper(system: str, threads: int):
   return one
 
 
-def measure(steppers: dict, batches: np.ndarray, warmup: int = 20
-            ) -> dict[str, float]:
-  """Median ms per step of each stepper, interleaved."""
-  times = {name: [] for name in steppers}
-  for i, batch in enumerate(batches):
-    for name, one in steppers.items():
-      start = time.perf_counter()
-      one(batch)
-      if i >= warmup:
-        times[name].append(1e3 * (time.perf_counter() - start))
-  return {name: statistics.median(t) for name, t in times.items()}
-
-
 def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__)
   p.add_argument("--steps", type=int, default=300)
@@ -115,7 +101,7 @@ def main(argv=None) -> int:
             torch_stepper(system, threads))
     except ImportError as e:
       print(f"PyTorch side skipped: {e}")
-  results = measure(steppers, batches)
+  results = interleaved_median_ms(steppers, batches, warmup=20)
   print(f"{'implementation':<48} ms/step")
   for name, ms in results.items():
     print(f"{name:<48} {ms:7.3f}")
