@@ -24,15 +24,14 @@ import argparse
 import importlib.metadata
 import json
 
-import flax.linen as nn
 import jax
 import numpy as np
 from jax import numpy as jnp
 
+from eval.bench import loop_step
 from eval.bench.harness import interleaved_median_ms, median_ms
 from ops.sparse_codes import sparse_decode
 from train.config import OptimConfig, TrainConfig
-from train.state import create_state, make_optimizer, train_step
 from train.tasks.sae import TASK
 from zoo.interp.sae import SAE, SAEConfig
 
@@ -46,21 +45,8 @@ def jax_stepper():
                         aux_k=AUX_K, dead_after=DEAD_AFTER)
   cfg = TrainConfig(system="top_afa", model=model_cfg,
                     optim=OptimConfig(name="adam", learning_rate=LR))
-  model = SAE(model_cfg)
-  tx = make_optimizer(cfg.optim, cfg.steps, TASK.optimizer)
-  first = {"x": np.zeros((BATCH, D), np.float32)}
-  state = jax.jit(lambda: nn.meta.unbox(create_state(
-      model, tx, first, jax.random.key(0), TASK.init)))()
-  step = jax.jit(lambda s, b: train_step(s, b, model=model, tx=tx,
-                                         loss_fn=TASK.loss, cfg=cfg),
-                 donate_argnums=0)
-  holder = {"state": state}
-
-  def one(batch):
-    holder["state"], metrics = step(holder["state"], {"x": batch})
-    jax.block_until_ready(metrics["loss"])
-
-  return one
+  return loop_step.stepper(SAE(model_cfg), cfg, TASK,
+                           {"x": np.zeros((BATCH, D), np.float32)})
 
 
 def sparsify_stepper(threads: int):

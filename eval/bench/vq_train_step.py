@@ -14,14 +14,13 @@ process, alternating implementations so machine load hits both alike.
 import argparse
 import json
 
-import flax.linen as nn
 import jax
 import numpy as np
 from sklearn.datasets import load_digits
 
+from eval.bench import loop_step
 from eval.bench.harness import interleaved_median_ms
 from train import config as config_lib
-from train.state import create_state, make_optimizer, train_step
 from zoo import registry
 
 
@@ -38,20 +37,8 @@ def jax_stepper(system: str):
   spec = registry.get(system)
   model = spec.builder(cfg.model)
   task = config_lib.task_of(cfg)
-  tx = make_optimizer(cfg.optim, cfg.steps)
-  first = {"x": _digits_batches(1, 128)[0]}
-  state = jax.jit(lambda: nn.meta.unbox(create_state(
-      model, tx, first, jax.random.key(0), task.init)))()
-  step = jax.jit(lambda s, b: train_step(s, b, model=model, tx=tx,
-                                         loss_fn=task.loss, cfg=cfg),
-                 donate_argnums=0)
-  holder = {"state": state}
-
-  def one(batch):
-    holder["state"], metrics = step(holder["state"], {"x": batch})
-    jax.block_until_ready(metrics["loss"])
-
-  return one
+  return loop_step.stepper(model, cfg, task,
+                           {"x": _digits_batches(1, 128)[0]})
 
 
 def torch_stepper(system: str, threads: int):

@@ -10,23 +10,13 @@ the reconstruction error summed over pixels and averaged over images, R1
 and R2 the means of `prototype_net.nearest_distances` over the batch.
 """
 
-import numpy as np
 import optax
 from jax import numpy as jnp
 
 from train.data import elastic
 from train.tasks import Task
+from train.tasks.image_classification import init, prepare
 from zoo.interp import prototype_net
-
-
-def prepare(examples):
-  """{"image": [B, H, W], "label": [B]} -> float images, int32 labels."""
-  return {"image": np.asarray(examples["image"], np.float32),
-          "label": np.asarray(examples["label"], np.int32)}
-
-
-def init(model, key, inputs):
-  return model.init({"params": key}, inputs["image"])
 
 
 def loss(model, variables, inputs, key):
