@@ -10,10 +10,14 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 def test_library_example_runs():
   text = README.read_text()
-  library, decoding, _ = re.findall(r"```python\n(.*?)```", text, re.S)
+  library, decoding, interp, _ = re.findall(r"```python\n(.*?)```", text,
+                                            re.S)
   scope = {}
   exec(compile(library, "README.md", "exec"), scope)  # noqa: S102
   assert scope["idx"].shape == (1000, 4)
+  scope = {}
+  exec(compile(interp, "README.md", "exec"), scope)  # noqa: S102
+  assert scope["steered"].shape == (2, 16)
   # The decoding example trains a target LM on first use: compiled only.
   compile(decoding, "README.md", "exec")
 
