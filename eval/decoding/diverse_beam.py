@@ -7,6 +7,10 @@ beam search splits them into G = 3 groups of 2 with Hamming penalty 0.5.
 Per prompt: distinct-2 over the 6 outputs, the number of distinct outputs,
 and the model log-probability of the top-ranked output (diverse beam search
 ranks by its penalised score; for the first group that is the log-prob).
+Beside them, beam search of one group's width (B / G = 2): the first group
+of diverse beam search is exactly that search, so how far its top-1 falls
+below width B's bounds how close diverse beam search's top-1 can come
+unless another group finds better.
 """
 
 import numpy as np
@@ -49,6 +53,7 @@ def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
   prompts = jnp.asarray(prompts, jnp.int32)
   beam, beam_s = timed(beam_search, lm, prompts, new_tokens,
                        num_beams=BEAMS)
+  narrow = beam_search(lm, prompts, new_tokens, num_beams=BEAMS // GROUPS)
   diverse, diverse_s = timed(diverse_beam_search, lm, prompts, new_tokens,
                              num_beams=BEAMS, num_groups=GROUPS,
                              diversity_penalty=PENALTY)
@@ -61,7 +66,10 @@ def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
       "time_ratio_to_beam": diverse_s / beam_s,
       **{f"beam_{key}": value for key, value in base.items()},
       **{f"diverse_{key}": value for key, value in div.items()},
+      "narrow_beam_top1_log_prob": _list_metrics(narrow)["top1_log_prob"],
       "distinct2_ratio": div["distinct2"] / base["distinct2"],
       # Both log-probs are negative: > 0 means diverse beam's top-1 is worse.
       "top1_log_prob_drop": div["top1_log_prob"] / base["top1_log_prob"] - 1,
+      "narrow_top1_log_prob_drop": (_list_metrics(narrow)["top1_log_prob"]
+                                    / base["top1_log_prob"] - 1),
   }
