@@ -64,6 +64,15 @@ def test_captured_activations_satisfy_the_block_algebra():
   assert list(one) == ["block_1/z"]
 
 
+def test_capture_in_chunks_equals_one_capture_of_the_whole_batch():
+  model, variables = _model()
+  tokens = _tokens(b=5)
+  _, whole = hooks.capture(model, variables, tokens, points="block_1/z")
+  np.testing.assert_allclose(
+      hooks.capture_in_chunks(model, variables, tokens, "block_1/z", 2),
+      whole["block_1/z"], atol=1e-6)
+
+
 def test_an_edit_at_resid_post_equals_the_decoders_layer_shift():
   model, variables = _model()
   v = jax.random.normal(jax.random.key(2), (E,))

@@ -21,10 +21,12 @@ Neither changes a param tree.
 """
 
 import contextlib
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 import flax.linen as nn
 import jax
+import numpy as np
 from jax import numpy as jnp
 
 from zoo.layers.hook_point import HookPoint
@@ -126,6 +128,23 @@ def capture(model: nn.Module, variables, *inputs, points: Sequence[str],
       if not isinstance(x, jax.core.Tracer) and jnp.isnan(x).any():
         raise ValueError(f"capture: NaN activations at {name}")
   return out, acts
+
+
+@functools.partial(jax.jit, static_argnames=("model", "point", "method"))
+def _capture_point(model, variables, inputs, point, method):
+  return capture(model, variables, inputs, points=point, method=method)[1][
+      point]
+
+
+def capture_in_chunks(model: nn.Module, variables, inputs, point: str,
+                      chunk: int, method=None) -> np.ndarray:
+  """The activation at `point` for every row of inputs [N, ...], `chunk`
+  rows per jitted forward (traced once per chunk shape, the variables an
+  argument rather than constants), gathered on the host: [N, ...]."""
+  return np.concatenate([
+      np.asarray(_capture_point(model, variables, inputs[i:i + chunk], point,
+                                method))
+      for i in range(0, len(inputs), chunk)])
 
 
 @contextlib.contextmanager

@@ -93,11 +93,8 @@ SYSTEM = registry.System(
 
 def activations(model, variables, inputs, chunk: int = CHUNK) -> np.ndarray:
   """The residual at `POINT` for every position of `inputs` [N, T]:
-  [N, T, d] float32 (in chunks of `chunk` sequences, one trace)."""
-  run = jax.jit(lambda t: hooks.capture(model, variables, t,
-                                        points=[POINT])[1][POINT])
-  return np.concatenate([np.asarray(run(inputs[i:i + chunk]))
-                         for i in range(0, len(inputs), chunk)])
+  [N, T, d] float32, `chunk` sequences per forward."""
+  return hooks.capture_in_chunks(model, variables, inputs, POINT, chunk)
 
 
 def toxic_positions(tokens, bad_ids) -> np.ndarray:

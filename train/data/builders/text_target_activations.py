@@ -71,20 +71,13 @@ class TextTargetActivations(tfds.core.GeneratorBasedBuilder):
             for split, rows in windows.items()}
 
   def _generate_examples(self, split, target, windows: np.ndarray):
-    import jax  # noqa: PLC0415
-
     from zoo.interp import hooks  # noqa: PLC0415
 
-    module, params = target.lm.module, {"params": target.lm.params}
-    read = jax.jit(lambda tokens: hooks.capture(
-        module, params, tokens, points=POINT, method="states")[1][POINT])
-    with tqdm.tqdm(total=len(windows), desc=f"activations ({split})",
-                   unit="window", file=sys.stderr) as bar:
-      for start in range(0, len(windows), _CHUNK):
-        chunk = windows[start:start + _CHUNK]
-        states = np.asarray(read(chunk), np.float32)  # [C, T, WIDTH]
-        for i, row in enumerate(chunk):
-          for t, token in enumerate(row):
-            yield f"{start + i}:{t}", {"vector": states[i, t],
-                                       "token": int(token), "position": t}
-        bar.update(len(chunk))
+    states = hooks.capture_in_chunks(
+        target.lm.module, {"params": target.lm.params}, windows, POINT,
+        _CHUNK, method="states")  # [N, T, WIDTH]
+    for i, row in enumerate(tqdm.tqdm(windows, desc=f"activations ({split})",
+                                      unit="window", file=sys.stderr)):
+      for t, token in enumerate(row):
+        yield f"{i}:{t}", {"vector": states[i, t].astype(np.float32),
+                           "token": int(token), "position": t}
