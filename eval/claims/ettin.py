@@ -30,9 +30,6 @@ import dataclasses
 
 import jax
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from eval.claims import ftp, in_memory, measured
 from train import config as config_lib
@@ -53,20 +50,11 @@ def train(flag: str, tokens: np.ndarray, start=None):
 
 
 def probe_accuracy(model, variables, data) -> float:
-  """Test accuracy of a logistic probe on mean-pooled non-pad states."""
+  """FTP's probe (`ftp.pooled_probe_accuracy`) on the model's states under
+  its padding mask."""
   states = jax.jit(lambda t, m: model.apply(variables, t, m,
                                             method="states"))
-  def pooled(tokens, mask):
-    parts = []
-    for i in range(0, len(tokens), ftp.CHUNK):
-      m = mask[i:i + ftp.CHUNK]
-      s = np.asarray(states(tokens[i:i + ftp.CHUNK], m))
-      parts.append((s * m[..., None]).sum(1) / m.sum(1, keepdims=True))
-    return np.concatenate(parts)
-  (xt, mt, yt), (xs, ms, ys) = data["train"], data["test"]
-  probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-  probe.fit(pooled(xt, mt), yt)
-  return float(probe.score(pooled(xs, ms), ys))
+  return ftp.pooled_probe_accuracy(states, data)
 
 
 def check():

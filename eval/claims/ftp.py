@@ -99,21 +99,28 @@ def probe_data():
   return out
 
 
-def probe_accuracy(model, variables, data) -> float:
-  """Test accuracy of a logistic probe on mean-pooled states. Padding is
-  on the right of a causal encoder, so it never reaches a real state."""
-  states_fn = _states_fn(model, variables)
+def pooled_probe_accuracy(states, data) -> float:
+  """Test accuracy of a logistic probe (standardised features) on the
+  masked mean of `states(tokens [C, T], mask [C, T]) -> [C, T, E]`, over
+  `probe_data()`'s splits, CHUNK texts per call."""
   def pooled(tokens, mask):
     parts = []
     for i in range(0, len(tokens), CHUNK):
-      s = np.asarray(states_fn(tokens[i:i + CHUNK]))
       m = mask[i:i + CHUNK, :, None]
+      s = np.asarray(states(tokens[i:i + CHUNK], mask[i:i + CHUNK]))
       parts.append((s * m).sum(1) / m.sum(1))
     return np.concatenate(parts)
   (xt, mt, yt), (xs, ms, ys) = data["train"], data["test"]
   probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
   probe.fit(pooled(xt, mt), yt)
   return float(probe.score(pooled(xs, ms), ys))
+
+
+def probe_accuracy(model, variables, data) -> float:
+  """`pooled_probe_accuracy` of the model's states. Padding is on the
+  right of a causal encoder, so it never reaches a real state."""
+  states_fn = _states_fn(model, variables)
+  return pooled_probe_accuracy(lambda tokens, mask: states_fn(tokens), data)
 
 
 def check():

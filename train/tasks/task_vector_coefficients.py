@@ -16,12 +16,8 @@ import numpy as np
 
 from train.data import encoding_model
 from train.tasks import Task
+from train.tasks.image_classification import prepare
 from zoo.interp import atlas
-
-
-def prepare(examples):
-  return {"image": np.asarray(examples["image"], np.float32),
-          "label": np.asarray(examples["label"], np.int32)}
 
 
 @functools.cache
