@@ -74,23 +74,9 @@ def windowed_attention(q, k, v, q_positions, k_positions, window: int, *,
   Returns:
     [B, T, H, D] in q's dtype; a query that sees no key gets zeros.
   """
-  b, t, h, d = q.shape
-  hkv = k.shape[2]
-  scale = d ** -0.5 if scale is None else scale
   qp, kp = q_positions[:, :, None], k_positions[:, None, :]
   visible = (kp <= qp) & (kp > qp - window) & (kp >= 0)  # [B, T, S]
-  # Unseen slots may hold nan, and 0 * nan is nan: zero them first.
-  seen = jnp.any(visible, axis=1)[:, :, None, None]  # [B, S, 1, 1]
-  k, v = jnp.where(seen, k, 0), jnp.where(seen, v, 0)
-  qg = q.astype(jnp.float32).reshape(b, t, hkv, h // hkv, d)
-  logits = jnp.einsum("btkgd,bskd->bkgts", qg, k.astype(jnp.float32)) * scale
-  # A finite fill keeps a query with no visible key NaN-free (its weights
-  # are zeroed next), in the backward pass too.
-  logits = jnp.where(visible[:, None, None], logits, -1e30)
-  weights = jax.nn.softmax(logits, axis=-1)
-  weights = jnp.where(visible[:, None, None], weights, 0.0)
-  out = jnp.einsum("bkgts,bskd->btkgd", weights, v.astype(jnp.float32))
-  return out.reshape(b, t, h, d).astype(q.dtype)
+  return masked_attention(q, k, v, visible, scale=scale)
 
 
 def _validate(q, k, v, prefix_len, qq_mask):
@@ -160,12 +146,27 @@ def prefix_attention_reference(q, k, v, prefix_len, qq_mask, *, scale=None):
   Returns:
     [B, T, H, D] in q's dtype.
   """
-  b, t, h, d = q.shape
   if q.size == 0:  # no query, or D = 0: nothing to attend with
     return jnp.zeros(q.shape, q.dtype)
+  visible = key_mask(prefix_len, qq_mask, k.shape[1])  # [B, T, S]
+  return masked_attention(q, k, v, visible, scale=scale)
+
+
+def masked_attention(q, k, v, visible, *, scale=None):
+  """Dense grouped-query attention under a key mask, f32 inside.
+
+  Args:
+    q: [B, T, H, D]; k, v: [B, S, Hkv, D] (Hkv divides H).
+    visible: [B, T, S] bool, query t sees slot s.
+    scale: logit scale, default 1/sqrt(D).
+
+  Returns:
+    [B, T, H, D] in q's dtype; a query that sees no key gets zeros (and
+    zero gradient).
+  """
+  b, t, h, d = q.shape
   hkv = k.shape[2]
   scale = d ** -0.5 if scale is None else scale
-  visible = key_mask(prefix_len, qq_mask, k.shape[1])  # [B, T, S]
   # Slots no query sees are zeroed: they may hold nan, and 0 * nan is nan.
   seen = jnp.any(visible, axis=1)[:, :, None, None]  # [B, S, 1, 1]
   k, v = jnp.where(seen, k, 0), jnp.where(seen, v, 0)
