@@ -57,6 +57,9 @@ def batch_topk_mask(x: jax.Array, k: int) -> jax.Array:
 def top_afa_mask_reference(a: jax.Array, row_norms: jax.Array,
                            target: jax.Array) -> tuple[jax.Array, jax.Array]:
   """`top_afa_mask` in plain jnp (no validation)."""
+  # f32 energies: a bf16 running sum picks another k* on ~4% of rows.
+  a, row_norms, target = (x.astype(jnp.float32) for x in (a, row_norms,
+                                                          target))
   scores = jnp.square(a * row_norms)  # [B, W]
   order = jnp.argsort(-scores, axis=-1, stable=True)
   cum = jnp.cumsum(jnp.take_along_axis(scores, order, -1), axis=-1)

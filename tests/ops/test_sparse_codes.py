@@ -54,6 +54,22 @@ def test_top_afa_mask_equals_brute_force_on_random_rows():
   np.testing.assert_array_equal(mask, want_mask)
 
 
+def test_top_afa_picks_the_best_count_for_bfloat16_codes():
+  a = _codes(256, 64, seed=8).astype(jnp.bfloat16)
+  norms = jax.random.uniform(jax.random.key(9), (64,), minval=0.5,
+                             maxval=1.5).astype(jnp.bfloat16)
+  target = jax.random.uniform(jax.random.key(10), (256,),
+                              maxval=5.0).astype(jnp.bfloat16)
+  _, k = sparse_codes.top_afa_mask(a, norms, target)
+  # |sqrt(energy of the top k) - r| of every count, in f64.
+  a, norms, target = (np.asarray(x, np.float64) for x in (a, norms, target))
+  energy = np.cumsum(-np.sort(-(a * norms) ** 2, axis=1), axis=1)
+  gaps = np.abs(np.sqrt(energy[:, :-1]) - target[:, None])
+  chosen = gaps[np.arange(len(gaps)), np.asarray(k) - 1]
+  # Optimal up to f32 rounding; a bf16 running sum is off by ~0.03.
+  assert np.max(chosen - gaps.min(1)) < 1e-6
+
+
 def test_top_afa_keeps_all_but_one_when_the_code_falls_short():
   a = jnp.full((1, 5), 0.1)
   mask, k = sparse_codes.top_afa_mask(a, jnp.ones(5), jnp.array([100.0]))
