@@ -1,6 +1,7 @@
 """LIMIT's free-embedding experiment: metric, loss, optimiser and search."""
 
 import itertools
+import types
 
 import numpy as np
 import pytest
@@ -121,3 +122,32 @@ def test_critical_n_small_dims():
 def test_paper_fit():
   np.testing.assert_allclose(limit.paper_fit(np.array([4, 6, 8])),
                              [6.7, 16.3, 26.9], atol=0.05)
+
+
+def test_success_tested_every_50_steps_as_the_reference():
+  every = limit.solve(6, 6, seed=0)
+  sparse = limit.solve(6, 6, seed=0, test_every=50)
+  # The reference tests after updates 1, 51, 101, ...: a success stops the
+  # run only there, never earlier than the first success of every-step tests.
+  assert sparse.solved and sparse.steps % 50 == 1
+  assert sparse.steps >= every.steps
+  with pytest.raises(ValueError, match="test_every"):
+    limit.solve(6, 6, test_every=0)
+
+
+def test_critical_n_per_seed_is_each_seeds_own_search(monkeypatch):
+  # Seed 1 solves n <= 6 and, by a fluke, 9; seeds 0 and 2 solve up to 7
+  # and 9. The reference searches with one seed and reports its gallop and
+  # binary search's result: 7, 6 and 9. "Solved by any seed" would give 9.
+  solvable = {0: lambda n: n <= 7, 1: lambda n: n <= 6 or n == 9,
+              2: lambda n: n <= 9}
+  calls = []
+
+  def fake_solve(n, d, *, seed, **kwargs):
+    calls.append((seed, kwargs["test_every"], kwargs["max_steps"]))
+    return types.SimpleNamespace(solved=solvable[seed](n))
+
+  monkeypatch.setattr(limit, "solve", fake_solve)
+  assert limit.critical_n_per_seed(4, seeds=(0, 1, 2)) == (7, 6, 9)
+  assert {c[1:] for c in calls} == {(50, 100_000)}
+  assert limit.critical_n(4) == 9
