@@ -47,12 +47,29 @@ def _is_span(example: kv_qa.Example, answer) -> bool:
                        for i in range(len(passage) - n + 1))
 
 
+def _gold_span_stats(scores: np.ndarray, examples) -> dict:
+  """The precondition: can the LM answer at all?
+
+  From [B, N, L] span scores: the gold span's S (nats, the span and its
+  stop), the fraction of questions where it is the best-scoring span, and
+  how many spans score better than it (median). The gold value is a
+  passage span by construction (`kv_qa`), so every answer occurs there.
+  """
+  gold = np.array([scores[row, e.answer_start, e.answer_len - 1]
+                   for row, e in enumerate(examples)])
+  better = np.sum(scores < gold[:, None, None], axis=(1, 2))
+  return {"gold_span_nll": float(np.mean(gold)),
+          "gold_span_is_best": float(np.mean(better == 0)),
+          "gold_span_median_rank": float(np.median(better)) + 1}
+
+
 def evaluate(lm, tokenizer, examples: list[kv_qa.Example]) -> dict:
   """Exact match of greedy decoding and of exact-extract on `examples`.
 
   Returns:
     A flat dict: exact-match rates, the fraction of greedy answers that
-    are passage spans, and seconds per question (compilation excluded).
+    are passage spans, the gold span's statistics (`_gold_span_stats`)
+    and seconds per question (compilation excluded).
   """
   arrays = kv_qa.batch(examples)
   n = len(examples)
@@ -91,6 +108,7 @@ def evaluate(lm, tokenizer, examples: list[kv_qa.Example]) -> dict:
   result["greedy_answer_is_span"] = float(np.mean([
       len(ids) <= MAX_ANSWER_LEN and _is_span(e, ids)
       for e, ids in zip(examples, greedy_ids)]))
+  result.update(_gold_span_stats(np.asarray(scores), examples))
   result["exact_extract_seconds_per_question"] = extract_s / n
   result["greedy_seconds_per_question"] = greedy_s / n
   return result
