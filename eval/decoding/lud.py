@@ -60,8 +60,10 @@ def finetuned(target: lm_store.Target) -> tuple[CachedLM, float]:
     shutil.rmtree(workdir)  # a stale fine-tune
 
   def config():
-    smoke = target.workdir == lm_store.workdir_for(target.name, smoke=True)
-    cfg = config_lib.load_config("lud.py" + (":smoke" if smoke else ""))
+    smoke = target.workdir == lm_store.workdir_for(target.name, smoke=True,
+                                                   seed=target.seed)
+    cfg = config_lib.load_config(f"lud.py:seed={target.seed}" +
+                                 (",smoke" if smoke else ""))
     # The target's own model and data, whichever target it is.
     return dataclasses.replace(
         cfg, model=target.lm.module.config, init_from=str(target.workdir),
@@ -73,19 +75,24 @@ def finetuned(target: lm_store.Target) -> tuple[CachedLM, float]:
   return CachedLM(jax.device_get(state.params), run.model), val_nll
 
 
-@functools.partial(jax.jit, static_argnames="max_unit_len")
-def ceiling_forwards_per_token(lm, prompts, greedy, beta,
-                               max_unit_len: int) -> jax.Array:
-  """[B] forwards per token of a perfect look-ahead, on lm's greedy output.
+@jax.jit
+def greedy_confidence(lm, prompts, greedy) -> jax.Array:
+  """[B, T] lm's confidence (probability of its argmax) at each token of
+  its greedy output `greedy` [B, T], given the real tokens before it."""
+  tokens = jnp.concatenate([prompts, greedy], axis=1)
+  logits = lm(tokens[:, :-1])[:, prompts.shape[1] - 1:]
+  return vocab_reduce(logits).confidence
 
-  Every token of `greedy` [B, T] that lm predicts with confidence >= beta
+
+def ceiling_forwards_per_token(confidence, beta,
+                               max_unit_len: int) -> jax.Array:
+  """[B] forwards per token of a perfect look-ahead, on a greedy output.
+
+  Every token that the model predicts with `confidence` [B, T] >= beta
   (from the real tokens before it) is decided in the same forward as the
   token before it, in units of at most `max_unit_len`: the best any
   look-ahead at this beta can do on this model.
   """
-  tokens = jnp.concatenate([prompts, greedy], axis=1)
-  logits = lm(tokens[:, :-1])[:, prompts.shape[1] - 1:]
-  confidence = vocab_reduce(logits).confidence
   offsets = lud_task.unit_offsets(confidence, beta, max_unit_len)
   return jnp.mean(offsets == 0, axis=1)
 
@@ -116,6 +123,9 @@ def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
   lud, lud_s = timed(lud_generate, lm, prompts, new_tokens)
   greedy, greedy_s = timed(generate, lm, prompts, new_tokens)
   base = generate(target.lm, prompts, new_tokens).tokens
+  # The precondition, on the model that was not fine-tuned: how often it is
+  # beta-sure of its own next greedy token, and what that would allow.
+  base_confidence = greedy_confidence(target.lm, prompts, base)
   nll = {name: float(jnp.mean(continuation_nll(target.lm, prompts, out)))
          for name, out in (("lud", lud.tokens), ("greedy", greedy.tokens),
                            ("target_greedy", base))}
@@ -126,7 +136,11 @@ def report(target: lm_store.Target, prompts, new_tokens: int) -> dict:
       "target_forwards_per_token": float(np.mean(forwards)),
       "batch_forwards_per_token": float(lud.forward_calls) / new_tokens,
       "ceiling_forwards_per_token": float(jnp.mean(ceiling_forwards_per_token(
-          lm, prompts, greedy.tokens, BETA, LOOKAHEAD + 1))),
+          greedy_confidence(lm, prompts, greedy.tokens), BETA,
+          LOOKAHEAD + 1))),
+      "target_confident_fraction": float(jnp.mean(base_confidence >= BETA)),
+      "target_ceiling_forwards_per_token": float(jnp.mean(
+          ceiling_forwards_per_token(base_confidence, BETA, LOOKAHEAD + 1))),
       "mean_accepted_length": float(np.mean(1 / forwards)),
       "tokens_per_second": prompts.shape[0] * new_tokens / lud_s,
       "greedy_tokens_per_second": prompts.shape[0] * new_tokens / greedy_s,

@@ -5,8 +5,14 @@
 
 Names: "text" (the target, on `stdlib_text`), "text_draft" (a smaller draft
 model on the same tokens), "code" and "code_draft" (the same on stdlib
-source code). `smoke=True` gives a tiny, quickly trained model of the same
-kind for tests. Models are trained once into the user cache
+source code), "lexicon" and "lexicon_draft" (the same on the characters of
+the synthetic `lexicon_text` language, whose words span several tokens and
+whose entropy floor is known: the fair setting of the claims that need a
+target sure of multi-token units). `smoke=True` gives a tiny, quickly
+trained model of the same kind for tests. `seed=N` trains the same
+recipe from another seed (initialization and data order) into its own
+workdir (`<name>_seed<N>`; seed 0 keeps the plain name), for claims that
+report the spread over seeds. Models are trained once into the user cache
 (`train.store.run_once`) and reused afterwards.
 
 A loaded workdir keeps the tokenizer and token windows of its dataset
@@ -50,6 +56,8 @@ CONFIGS = {
     "text_draft": "lm.py:corpus=text,size=draft",
     "code": "lm.py:corpus=code,size=target",
     "code_draft": "lm.py:corpus=code,size=draft",
+    "lexicon": "lm.py:corpus=lexicon,size=target",
+    "lexicon_draft": "lm.py:corpus=lexicon,size=draft",
 }
 # The degeneracy diagnostic: greedy continuations of held-out prompts.
 _REP4_PROMPTS, _REP4_PROMPT_LEN, _REP4_NEW = 20, 64, 128
@@ -71,6 +79,7 @@ class Target:
     greedy_rep4: repeated-4-gram rate of its greedy continuations of 20
       held-out prompts (64 tokens, 128 new).
     workdir: where it was trained.
+    seed: the training seed.
   """
 
   name: str
@@ -80,33 +89,42 @@ class Target:
   val_loss: float
   greedy_rep4: float
   workdir: pathlib.Path
+  seed: int = 0
 
 
-def workdir_for(name: str, smoke: bool = False) -> pathlib.Path:
-  """Where `load_target(name)` trains and keeps the model."""
-  return store.cache_dir("decoding_lms") / (name + ("_smoke" if smoke else ""))
+def workdir_for(name: str, smoke: bool = False,
+                seed: int = 0) -> pathlib.Path:
+  """Where `load_target(name, smoke, seed=seed)` trains and keeps the
+  model."""
+  if seed < 0:
+    raise ValueError(f"workdir_for: seed must be >= 0, got {seed}")
+  return store.cache_dir("decoding_lms") / (
+      name + (f"_seed{seed}" if seed else "") + ("_smoke" if smoke else ""))
 
 
-def _train_once(name: str, smoke: bool) -> pathlib.Path:
+def _train_once(name: str, smoke: bool, seed: int) -> pathlib.Path:
   if name not in CONFIGS:
     raise ValueError(f"load_target: unknown model {name!r}; known: "
                      f"{', '.join(CONFIGS)}")
-  arg = CONFIGS[name] + (",smoke" if smoke else "")
+  arg = CONFIGS[name] + f",seed={seed}" + (",smoke" if smoke else "")
   return store.run_once(lambda: config_lib.load_config(arg, []),
-                        workdir_for(name, smoke), f"the {name!r} LM")
+                        workdir_for(name, smoke, seed),
+                        f"the {name!r} LM (seed {seed})")
 
 
 def load_target(name: str = "text", smoke: bool = False,
-                workdir: str | pathlib.Path | None = None) -> Target:
+                workdir: str | pathlib.Path | None = None, *,
+                seed: int = 0) -> Target:
   """A trained decoder LM: from `workdir`, or trained once into the cache.
 
   Args:
     name: one of `CONFIGS` (ignored when `workdir` is given).
     smoke: a tiny, quickly trained model of the same kind (tests).
     workdir: a `decoder_lm` training workdir to load instead.
+    seed: the training seed of `name` (see `workdir_for`).
   """
   if workdir is None:
-    workdir = _train_once(name, smoke)
+    workdir = _train_once(name, smoke, seed)
   else:
     workdir = pathlib.Path(workdir)
     name = workdir.name
@@ -120,17 +138,18 @@ def load_target(name: str = "text", smoke: bool = False,
       workdir / "tokenizer.json", lambda: _dataset_tokenizer(dataset),
       pathlib.Path.read_text, pathlib.Path.write_text))
   val_loss = json.loads((workdir / "eval.json").read_text())["nll"]
-  target = Target(name, lm, tok, dataset, val_loss, float("nan"), workdir)
+  target = Target(name, lm, tok, dataset, val_loss, float("nan"), workdir,
+                  run.cfg.seed)
   return dataclasses.replace(target, greedy_rep4=_greedy_rep4(target))
 
 
 @functools.cache
-def target_params(name: str, smoke: bool = False):
+def target_params(name: str, smoke: bool = False, seed: int = 0):
   """(DecoderConfig, host params) of the stored LM `name`, loaded (or
   trained once) outside any JAX trace: for a task's `init` that starts
   from it (`train.store.pretrained`)."""
   def load():
-    lm = load_target(name, smoke=smoke).lm
+    lm = load_target(name, smoke=smoke, seed=seed).lm
     return lm.module.config, jax.device_get(lm.params)
 
   return pretrained.off_trace(load)
@@ -160,8 +179,9 @@ def _greedy_rep4(target: Target) -> float:
 
 @functools.cache
 def corpus_tokenizer(dataset: str) -> tokenizers.Tokenizer:
-  """The BPE tokenizer stored with a stdlib corpus ("stdlib_code_bpe": the
-  code LM's; "stdlib_text_bpe": the text LM's), the corpus built if needed."""
+  """The tokenizer stored with an LM corpus ("stdlib_code_bpe": the code
+  LM's; "stdlib_text_bpe": the text LM's; "lexicon_text": the lexicon LM's
+  characters), the corpus built if needed."""
   # Imported here: the builder needs tensorflow-datasets, which a host that
   # only runs a copied workdir may lack.
   from train.data.builders import stdlib_bpe  # noqa: PLC0415
@@ -170,7 +190,7 @@ def corpus_tokenizer(dataset: str) -> tokenizers.Tokenizer:
 
 
 def _dataset_tokenizer(dataset: str) -> str:
-  """The BPE tokenizer (JSON) stored with `dataset`."""
+  """The tokenizer (JSON) stored with `dataset`."""
   return corpus_tokenizer(dataset).to_str()
 
 

@@ -8,8 +8,9 @@ SYSTEM = registry.System(
     family="decoding",
     paper="Base model: a RoPE (RoFormer) pre-norm decoder-only transformer "
           "with a static KV cache",
-    summary="Target and draft LMs (BPE, stdlib text or code) for the "
-            "speculative, tree, beam and look-ahead decoders.",
+    summary="Target and draft LMs (BPE, stdlib text or code; characters "
+            "of a synthetic lexicon language) for the speculative, tree, "
+            "beam and look-ahead decoders.",
     default_config=decoder.DecoderConfig,
     builder=decoder.build,
     configs=("train.configs.lm:get_config",),
@@ -17,5 +18,6 @@ SYSTEM = registry.System(
     evaluators=("train.evaluators.lm_perplexity:evaluate",),
     datasets=("train.data.builders.stdlib_text:StdlibText",
               "train.data.builders.stdlib_bpe:StdlibTextBpe",
-              "train.data.builders.stdlib_bpe:StdlibCodeBpe"),
+              "train.data.builders.stdlib_bpe:StdlibCodeBpe",
+              "train.data.builders.lexicon_text:LexiconText"),
 )
