@@ -22,13 +22,15 @@ from zoo.decoding.sampler import Sampler, decode
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-  """correct, nfe: [M] per example; tasks: [M] task names."""
+  """correct, nfe: [M] per example; tasks: [M] task names; tokens: [M, G]
+  the decoded answers."""
 
   sampler: Sampler
   correct: np.ndarray
   nfe: np.ndarray
   tasks: np.ndarray
   gen_len: int
+  tokens: np.ndarray | None = None
 
   @property
   def accuracy(self) -> float:
@@ -80,12 +82,12 @@ def evaluate(mdm, examples, prompts, sampler: Sampler, *, key=None,
   tokens, nfe = decode(mdm, prompts, sampler, key=key,
                        learned_filter=learned_filter)
   return Result(sampler, score(examples, tokens), nfe,
-                np.array([ex.task for ex in examples]), mdm.gen_len)
+                np.array([ex.task for ex in examples]), mdm.gen_len, tokens)
 
 
 def fit_filter(mdm, num_prompts: int = 512, num_calibration: int = 500,
-               tolerance: float = 0.01, seed: int = 0
-               ) -> learn2pd.FittedFilter:
+               tolerance: float = 0.01, seed: int = 0,
+               calibrate_with_eotp: bool = False) -> learn2pd.FittedFilter:
   """Learn2PD's filter from train prompts only: fitted on the first
   `num_prompts` of the train split, calibrated on the next
   `num_calibration` (`zoo.decoding.learn2pd.fit_filter`)."""
@@ -94,4 +96,5 @@ def fit_filter(mdm, num_prompts: int = 512, num_calibration: int = 500,
   return learn2pd.fit_filter(
       mdm, prompts[:num_prompts], prompts[num_prompts:],
       lambda tokens: score(examples[num_prompts:], tokens),
-      tolerance=tolerance, seed=seed)
+      tolerance=tolerance, seed=seed,
+      calibrate_with_eotp=calibrate_with_eotp)

@@ -20,23 +20,26 @@ from zoo.lm import diffusion
 CONFIG = "mdm_lists.py"
 
 
-def workdir_for(smoke: bool = False) -> pathlib.Path:
+def workdir_for(smoke: bool = False, seed: int = 0) -> pathlib.Path:
   return store.cache_dir("parallelbench") / (
-      "mdm_lists" + ("_smoke" if smoke else ""))
+      "mdm_lists" + ("_smoke" if smoke else "")
+      + (f"_seed{seed}" if seed else ""))
 
 
-def load(smoke: bool = False, workdir: str | pathlib.Path | None = None
-         ) -> diffusion.TrainedMDM:
+def load(smoke: bool = False, workdir: str | pathlib.Path | None = None,
+         seed: int = 0) -> diffusion.TrainedMDM:
   """The list-task MDM: from `workdir`, or trained once into the cache.
 
   Args:
     smoke: the `:smoke` variant (a tiny model, for tests).
     workdir: a `parallelbench` training workdir to load instead.
+    seed: the training seed (`:seed=N`; seed 0 is the original model).
   """
   if workdir is None:
+    arg = ",".join(["smoke"] * smoke + [f"seed={seed}"] * bool(seed))
     workdir = store.run_once(
-        lambda: config_lib.load_config(CONFIG + (":smoke" if smoke else "")),
-        workdir_for(smoke), "the list-task MDM")
+        lambda: config_lib.load_config(CONFIG + (":" + arg if arg else "")),
+        workdir_for(smoke, seed), f"the list-task MDM (seed {seed})")
   workdir = pathlib.Path(workdir)
   run, state, _ = loop.load(workdir, devices=jax.devices()[:1])
   if run.cfg.system != "parallelbench":

@@ -10,9 +10,13 @@ frozen), with binary cross-entropy on the labels of an EGP run
 one token per step (the model's reference output), labels every step of
 the EGP run against that output, fits the filter (`train_filter`) and
 calibrates its probability threshold on other prompts: the lowest of
-`THRESHOLDS` (the most parallel) at which Learn2PD with end-of-text
-prediction stays within `tolerance` of one-token-per-step accuracy, or the
-highest if none does.
+`THRESHOLDS` (the most parallel) at which the filter alone (no end-of-text
+prediction) stays within `tolerance` of one-token-per-step accuracy, or the
+highest if none does. The filter is the method and end-of-text prediction
+an add-on at the same threshold, as in the authors' evaluation script (L2P
+and L2P+EoT both at accept_thres 0.96); calibrating with the add-on on let
+its own accuracy gain (the decoded EOS tail fixes the answer's length)
+hide what the filter loses.
 """
 
 import dataclasses
@@ -45,10 +49,14 @@ EGP = Sampler(UnmaskRule("reference"))
 THRESHOLDS = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
 
+def filter_alone(threshold: float) -> Sampler:
+  """The filter rule at `threshold`, without end-of-text prediction."""
+  return Sampler(UnmaskRule("filter", threshold=threshold))
+
+
 def sampler(threshold: float) -> Sampler:
   """The filter rule at `threshold` with end-of-text prediction."""
-  return Sampler(UnmaskRule("filter", threshold=threshold),
-                 eot_truncation=True)
+  return dataclasses.replace(filter_alone(threshold), eot_truncation=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,16 +116,20 @@ def egp_training_data(mdm: TrainedMDM, prompts) -> tuple[FilterData, float]:
 
 def calibrate(mdm: TrainedMDM, learned: Filter, prompts,
               is_correct: Callable[[np.ndarray], np.ndarray],
-              tolerance: float) -> float:
-  """The lowest threshold within `tolerance` of one token per step.
+              tolerance: float, with_eotp: bool = False) -> float:
+  """The lowest threshold at which the filter alone (no end-of-text
+  prediction) stays within `tolerance` of one token per step.
 
-  `is_correct(tokens [M, G]) -> [M] bool` scores decoded answers.
+  `is_correct(tokens [M, G]) -> [M] bool` scores decoded answers;
+  `with_eotp` calibrates with end-of-text prediction on instead (the
+  earlier protocol, kept for the claim's sensitivity record).
   """
   accuracy = lambda tokens: float(np.mean(is_correct(tokens)))
   floor = accuracy(decode(mdm, prompts, ONE_PER_STEP)[0])
+  setting = sampler if with_eotp else filter_alone
   chosen = THRESHOLDS[-1]
   for threshold in reversed(THRESHOLDS):
-    tokens, _ = decode(mdm, prompts, sampler(threshold),
+    tokens, _ = decode(mdm, prompts, setting(threshold),
                        learned_filter=learned)
     if accuracy(tokens) < floor - tolerance:
       break
@@ -127,7 +139,8 @@ def calibrate(mdm: TrainedMDM, learned: Filter, prompts,
 
 def fit_filter(mdm: TrainedMDM, prompts, calibration_prompts,
                is_correct: Callable[[np.ndarray], np.ndarray], *,
-               tolerance: float = 0.01, seed: int = 0) -> FittedFilter:
+               tolerance: float = 0.01, seed: int = 0,
+               calibrate_with_eotp: bool = False) -> FittedFilter:
   """Fits the filter on `prompts` and calibrates it on others.
 
   Args:
@@ -137,9 +150,10 @@ def fit_filter(mdm: TrainedMDM, prompts, calibration_prompts,
     is_correct: scores the decoded answers of `calibration_prompts`.
     tolerance: accuracy the calibration may give up, as a fraction.
     seed: the filter's initialisation.
+    calibrate_with_eotp: see `calibrate`'s with_eotp.
   """
   data, egp_nfe = egp_training_data(mdm, prompts)
   learned = train_filter(data, jax.random.key(seed))
   threshold = calibrate(mdm, learned, calibration_prompts, is_correct,
-                        tolerance)
+                        tolerance, with_eotp=calibrate_with_eotp)
   return FittedFilter(learned, threshold, egp_nfe)
