@@ -21,6 +21,34 @@ twice the pooled sd over seeds (the calibrated rule: one system's nDCG@10
 has an SE of about 0.018 on 541 queries); otherwise the honest claim is "no
 worse than linear" (gap >= -0.02). A paired test over queries (per-query
 nDCG@10 averaged over seeds) is reported beside them.
+
+Issue 20 ("beats linear" fails: +0.011, paired z 1.86). No defect found:
+the heads are the paper's families as PyLate builds them (up-projection,
+activation, down-projection; GLU; a residual through a bias-free map), and
+the tests pin their algebra (a zero-initialised FFN path plus residual is
+the linear head; MaxSim's gradient reaches only each query token's best
+code token). Differences from the paper, line by line: (1) the paper trains
+the whole ColBERT model, projection and encoder together, so the MaxSim
+gradient through the head shapes the encoder; here MiniLM is frozen and only
+the head trains; (2) MS MARCO-scale training against 4,228 pairs for 300
+steps of 32 (about 2.3 epochs), in-batch contrastive loss; (3) an average
+over many benchmarks against one code-search test set of 541 queries (one
+system's nDCG@10 SE about 0.018); (4) the same 128-d output.
+
+Precondition: the paper's argument is that one linear map has too little
+capacity for what the sparse MaxSim gradient asks of it, so a non-linear
+head should fit the training pairs better and carry that to held-out
+queries. Measured (train fit: nDCG@10 of the first 521 train queries against
+their 521 functions; seed 0): linear 0.799, ffn+residual+expansion=2 0.819,
+glu+residual+expansion=2 0.847, while on validation they score 0.729,
+0.740, 0.731. The extra capacity is used on the training pairs (up to
++0.048) but at most a quarter of it reaches validation: with a frozen
+encoder and 4k pairs the gain is limited by data, not by the linear head's
+capacity, and the record states the train fit of the 3-seed runs. The
+paper's own condition (encoder fine-tuned with the head) is the `finetune`
+variant of train/configs/colbert_proj.py, but at about 10 minutes a run on
+two cores, 3 seeds of two heads (plus the selection) exceed the claim's
+15-minute budget, so no fair setting is built and the claim stays FAIL.
 """
 
 import pathlib
@@ -35,7 +63,9 @@ from eval.retrieval import colbert as colbert_eval
 from eval.retrieval import data
 from train import config as config_lib
 from train import loop
+from train.data import sources
 from train.store import heads
+from train.tasks import colbert_contrastive
 from zoo.retrieval import metrics, minilm, rankers
 
 SYSTEM = "colbert_proj"
@@ -49,6 +79,7 @@ VARIANTS = (
 )
 POOL = "541 test queries vs the 541 test functions"
 MARGIN = 0.02
+FIT_QUERIES = 521  # train pairs for the train-set fit, as many as validation
 
 
 def _ndcg(rankings, qrels) -> np.ndarray:
@@ -71,12 +102,25 @@ def _test_features(rset) -> dict[str, np.ndarray]:
   return {name: value[order] for name, value in features.items()}
 
 
-class _Runs:
-  """Trains configs in a scratch folder; keeps validation and test nDCG."""
+def _train_features() -> dict[str, np.ndarray]:
+  """The first `FIT_QUERIES` stored train pairs, `prepare`d."""
+  source = sources.data_source(colbert_eval.DATASET, "train")
+  records = source.__getitems__(range(FIT_QUERIES))
+  return colbert_contrastive.prepare(
+      {f: np.stack([r[f] for r in records])
+       for f in ("query_states", "query_length", "code_states",
+                 "code_length")})
 
-  def __init__(self, root: pathlib.Path, features):
+
+class _Runs:
+  """Trains configs in a scratch folder; keeps validation, test and
+  train-fit nDCG@10 (the precondition: does the linear head fit its own
+  training pairs worse than a non-linear one?)."""
+
+  def __init__(self, root: pathlib.Path, features, train_features):
     self.root, self.features = root, features
-    self.val, self.test = {}, {}
+    self.train_features = train_features
+    self.val, self.test, self.fit = {}, {}, {}
 
   def train(self, arg: str, seed: int) -> None:
     cfg = config_lib.load_config(f"colbert_proj.py:{arg},seed={seed}",
@@ -88,9 +132,12 @@ class _Runs:
     top = colbert_eval.rank_features(heads.restore(workdir),
                                      self.features)
     self.test[arg, seed] = _ndcg(*metrics.own_pool_rankings(top))
+    top = colbert_eval.rank_features(heads.restore(workdir),
+                                     self.train_features)
+    self.fit[arg, seed] = _ndcg(*metrics.own_pool_rankings(top)).mean()
     print(f"{SYSTEM} claim: {arg}, seed {seed}: nDCG@10 validation "
-          f"{self.val[arg, seed]:.4f}, test {self.test[arg, seed].mean():.4f}",
-          file=sys.stderr)
+          f"{self.val[arg, seed]:.4f}, test {self.test[arg, seed].mean():.4f}"
+          f", train fit {self.fit[arg, seed]:.4f}", file=sys.stderr)
 
   def seeds(self, arg: str) -> np.ndarray:
     """[seeds, queries] test nDCG@10."""
@@ -108,7 +155,8 @@ def check():
   zero_shot = _ndcg(_ranked(rset, rankers.maxsim_ranker(
       minilm.load(), dim=128, seed=0)(rset)), rset.qrels)
   with tempfile.TemporaryDirectory() as tmp:
-    runs = _Runs(pathlib.Path(tmp), _test_features(rset))
+    runs = _Runs(pathlib.Path(tmp), _test_features(rset),
+                 _train_features())
     for arg in (LINEAR, *VARIANTS):
       runs.train(arg, SEEDS[0])
     best = max(VARIANTS, key=lambda arg: runs.val[arg, SEEDS[0]])
@@ -120,9 +168,12 @@ def check():
   gap = other_means.mean() - lin_means.mean()
   pooled_sd = np.sqrt((lin_means.var(ddof=1) + other_means.var(ddof=1)) / 2)
   diff, se = metrics.paired_difference(other.mean(0), linear.mean(0))
+  fit = [np.mean([runs.fit[arg, s] for s in SEEDS]) for arg in (LINEAR, best)]
   head = (f"best non-linear head on validation ({_name(best)}; val nDCG@10 "
-          f"{runs.val[best, 0]:.4f} vs linear {runs.val[LINEAR, 0]:.4f}), "
-          f"mean of 3 seeds")
+          f"{runs.val[best, 0]:.4f} vs linear {runs.val[LINEAR, 0]:.4f}; "
+          f"precondition, train fit ({FIT_QUERIES} train queries vs their "
+          f"functions, mean of 3 seeds): {fit[1]:.4f} vs linear {fit[0]:.4f}"
+          "), mean of 3 seeds")
   return [
       measured(SYSTEM, "linear 128-d head trained on frozen MiniLM (mean of "
                f"3 seeds) beats BM25 (code identifiers) on nDCG@10; {POOL}",
