@@ -73,10 +73,9 @@ def _measure(mdm, examples, prompts, calibrate_with_eotp: bool) -> dict:
           "one-per-step output")
   return {"text": text,
           "nfe_reduction": base.mean_nfe / fast.mean_nfe,
-          "accuracy_loss_points": 100 * (base.accuracy - fast.accuracy),
+          "accuracy_loss_points": base.points_lost_to(fast),
           "eotp_nfe_reduction": alone.mean_nfe / fast.mean_nfe,
-          "filter_accuracy_loss_points":
-              100 * (base.accuracy - alone.accuracy),
+          "filter_accuracy_loss_points": base.points_lost_to(alone),
           "base_nfe": base.mean_nfe, "base_accuracy": base.accuracy,
           "filter_nfe": alone.mean_nfe}
 

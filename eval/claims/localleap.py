@@ -105,7 +105,7 @@ def _fair(examples, prompts) -> list:
   thr = [m["runs"]["threshold"] for m in per_seed]
   leap = [m["runs"]["localleap"] for m in per_seed]
   reduction = [t.mean_nfe / f.mean_nfe for t, f in zip(thr, leap)]
-  loss = [100 * (t.accuracy - f.accuracy) for t, f in zip(thr, leap)]
+  loss = [t.points_lost_to(f) for t, f in zip(thr, leap)]
   where = f"one {FAIR_BLOCK}-token block"
   return [
       measured("localleap", f">= 1.3x fewer steps than threshold 0.9, "
@@ -138,7 +138,7 @@ def _sensitivity(examples, prompts) -> list:
       measured("localleap", f"{where}, accuracy loss <= 1 point against "
                "threshold 0.9 (baseline: its accuracy)",
                "accuracy_loss_points_sensitivity",
-               100 * (thr.accuracy - leap.accuracy), thr.accuracy, 1.0,
+               thr.points_lost_to(leap), thr.accuracy, 1.0,
                higher_is_better=False),
       measured("localleap", f"{where}, radius 1, >= 1.3x fewer steps "
                f"({_setting(m, 'localleap_r1')}; baseline: threshold "

@@ -53,6 +53,13 @@ class Result:
   def task_tokens_per_step(self, task: str) -> float:
     return self._tokens_per_step(self.nfe[self.tasks == task])
 
+  def points_lost_to(self, other: "Result") -> float:
+    """Accuracy points `other` loses against this result, from the counts
+    (a difference of float accuracies leaves residues like 1.0000000000000009
+    that flip a verdict at a threshold)."""
+    lost = int(self.correct.sum()) - int(other.correct.sum())
+    return 100 * lost / len(self.correct)
+
 
 def load_examples(num: int | None = None, split: str = "test"
                   ) -> tuple[list[list_tasks.Example], np.ndarray]:

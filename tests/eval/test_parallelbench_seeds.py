@@ -1,8 +1,9 @@
 """The seed helpers of the MDM claims: block geometry and the spread."""
 
+import numpy as np
 import pytest
 
-from eval.parallelbench import seeds
+from eval.parallelbench import seeds, sweep
 from zoo.lm import diffusion
 
 
@@ -30,3 +31,16 @@ def test_with_block_len_refuses(attention, block):
 def test_spread_states_mean_and_range():
   assert seeds.spread([1.2, 1.4], (0, 1)) == (
       "mean 1.300 over seeds 0,1: 1.200-1.400")
+
+
+def test_points_lost_are_exact_counts():
+  # 0.906 -> 0.901 and 0.912 -> 0.897 average to exactly 1 point; float
+  # accuracies gave 1.0000000000000009 and failed "<= 1".
+  def result(hits):
+    correct = np.arange(1000) < hits
+    return sweep.Result(None, correct, np.ones(1000), np.array(["copy"] * 1000),
+                        24)
+
+  lost = [result(906).points_lost_to(result(901)),
+          result(912).points_lost_to(result(897))]
+  assert np.mean(lost) == 1.0
