@@ -20,6 +20,10 @@ with the draft. Metrics per method:
 - `equals_greedy`: the fraction of prompts decoded exactly as greedy.
 - `tokens_per_second`: one device, the two models one after the other.
 
+The mechanism's precondition, beside them: `draft_agreement` (the chance
+that the draft's k-th token of a round is accepted given the k - 1 before
+it were, k = 1..gamma, along the target's greedy path) and `draft_cost`.
+
 `draft_cost` is c = t_draft / t_target, the median ratio of the two models'
 greedy decoding times on the same prompts (COST_REPEATS times); the
 `*_cost_model_speedup_*` numbers are `ops.decoding.pearl.cost_model` at
@@ -27,7 +31,9 @@ that c: PEARL's wall clock with the two models overlapping on two devices.
 """
 
 
+import jax
 import numpy as np
+from jax import numpy as jnp
 
 from eval.decoding.timing import each_prompt
 from ops.decoding.pearl import cost_model, pearl_generate
@@ -62,8 +68,42 @@ def summary(name: str, outputs: list, seconds: float, greedy_tokens,
   }
 
 
+def draft_agreement(draft_lm, prompts, greedy_tokens,
+                    gamma: int) -> list[float]:
+  """gamma acceptance rates: of a round's k-th draft token, given the k - 1
+  before it were accepted, over every start along the greedy path.
+
+  Greedy: a draft token is accepted iff it is the target's argmax, and once
+  the k - 1 before it were accepted the draft reads the target's own
+  tokens, so one draft forward over prompt + greedy continuation decides
+  every position.
+
+  Args:
+    draft_lm: the draft model.
+    prompts: [N, P] int32.
+    greedy_tokens: [N, T] the target's greedy continuations.
+    gamma: draft tokens per round.
+  """
+  prompts = jnp.asarray(prompts, jnp.int32)
+  greedy_tokens = jnp.asarray(greedy_tokens, jnp.int32)
+  sequence = jnp.concatenate([prompts, greedy_tokens], axis=1)[:, :-1]
+  b, length = sequence.shape
+  logits, _ = jax.jit(lambda lm, s: lm.extend(s, lm.init_cache(b, length)))(
+      draft_lm, sequence)
+  predicted = jnp.argmax(logits[:, prompts.shape[1] - 1:], axis=-1)
+  agree = np.asarray(predicted == greedy_tokens)  # [N, T]
+  rates, run = [], np.ones_like(agree)
+  for k in range(gamma):
+    # run[:, t]: the draft's tokens for t .. t + k - 1 were all accepted.
+    prior = run[:, :agree.shape[1] - k]
+    rates.append(float(np.sum(prior & agree[:, k:]) / max(prior.sum(), 1)))
+    run = prior & agree[:, k:]
+  return rates
+
+
 def report(target: lm_store.Target, prompts, new_tokens: int,
-           draft: lm_store.Target | None = None) -> dict:
+           draft: lm_store.Target | None = None,
+           gamma: int = GAMMA) -> dict:
   """PEARL and plain speculative decoding beside greedy.
 
   Args:
@@ -71,6 +111,7 @@ def report(target: lm_store.Target, prompts, new_tokens: int,
     prompts: [num, P] int32 held-out prompts.
     new_tokens: N.
     draft: the draft LM; default `load_target(target.name + "_draft")`.
+    gamma: draft tokens a round, for both methods.
 
   Returns:
     Flat metrics (see the module docstring).
@@ -86,17 +127,19 @@ def report(target: lm_store.Target, prompts, new_tokens: int,
     ratios.append(draft_seconds / greedy_seconds)
   c = float(np.median(ratios))
   greedy_tokens = np.concatenate([np.asarray(t) for t in greedy])
-  result = {"gamma": GAMMA, "draft_cost": c,
+  result = {"gamma": gamma, "draft_cost": c,
+            "draft_agreement": draft_agreement(draft.lm, prompts,
+                                               greedy_tokens, gamma),
             "draft_val_loss": draft.val_loss,
             "greedy_tokens_per_second": greedy_tokens.size / greedy_seconds}
   for name, decode in METHODS.items():
     outputs, seconds = each_prompt(
         lambda p, decode=decode: decode(target.lm, draft.lm, p, new_tokens,
-                                        gamma=GAMMA), prompts)
+                                        gamma=gamma), prompts)
     result.update(summary(name, outputs, seconds, greedy_tokens,
                           new_tokens))
   cost = cost_model(new_tokens, result["speculative_rounds"],
-                    result["pearl_rounds"], GAMMA, c)
+                    result["pearl_rounds"], gamma, c)
   result.update({
       "speculative_cost_model_speedup_vs_autoregressive":
           cost.autoregressive / cost.speculative,
