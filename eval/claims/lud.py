@@ -68,7 +68,10 @@ after the first of a word, at decoding time) has in training only the
 5-token cap's restarts, near word ends. A unit that is a maximal run of
 confident targets (an unconfident target alone) would train the
 placeholders on what decoding asks; whether the paper marks units so is
-not public ([recon] in the spec), and that fine-tune was not run in time.
+not public ([recon] in the spec). A diagnostic fine-tune of seed 0 marked
+so (not a record; the recipe is unchanged here) reached 0.663 forwards per
+token, 30% exact and an NLL ratio of 6.4 (its own greedy 0.99): fewer, but
+still confident wrong look-ahead tokens.
 """
 
 import numpy as np
