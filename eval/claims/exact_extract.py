@@ -28,6 +28,20 @@ questions. Shrunk to fit the budget: its 64-example fine-tune (formerly
 in the 1024 record's text) is no longer run; its three values keep their
 meaning.
 
+Measured (2026-12-06, shared 2 cores, load 20 falling to 2): fair setting
+zero-shot FAIL (mean +3.0 points, seeds 0.5 to 6.0), 16 examples pass (+11.2,
+8.0 to 13.5), 1024 examples FAIL (greedy 6.3 points behind, 4.0 to 7.5).
+Diagnosis: the precondition still fails in the fair setting. The cloze models
+did not learn key-to-value retrieval in 800 steps: their held-out cloze loss,
+1.71-1.83 nats/token, is about log 6, the cost of picking any of a passage's
+values; zero-shot the gold span scores 11.8-16.1 nats (25.8 for the text
+target) and is the best span for 0.5-6% of questions. Exact-extract's gain
+needs the gold span to rank first among spans while greedy strays; neither
+model family ranks it first often enough, and after 1024 examples both methods
+sit at 9-17%, far from the convergence near the ceiling that the paper's
+claim describes. A longer pretraining (or a model that learns induction
+sooner) is the untested next setting.
+
 No defect was found against the authors' code (`ocastel/exact-extract`): same
 S(i, c) = sum of span NLLs + the stop's, same +inf masking, same argmin and S /
 (c + 2) variant. Differences (kept: the setting's claims were filed with our
