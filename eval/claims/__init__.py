@@ -11,6 +11,8 @@ import json
 import pathlib
 import time
 
+import numpy as np
+
 from train.metrics import atomic_write_text
 from zoo import registry
 
@@ -40,6 +42,17 @@ def measured(system: str, claim: str, metric: str, value: float,
   return ClaimRecord(system, claim, metric, float(value),
                      None if baseline is None else float(baseline),
                      float(threshold), bool(passed))
+
+
+def over_seeds(values, seeds, digits: int = 3, with_mean: bool = True
+               ) -> str:
+  """How a value varies over models trained from several seeds:
+  "mean 1.300 over seeds 0,1: 1.200 to 1.400" (with_mean=False: "mean
+  over seeds ...", for a text whose value already is the mean)."""
+  values = np.asarray(values, float)
+  mean = f"mean {values.mean():.{digits}f}" if with_mean else "mean"
+  return (f"{mean} over seeds {','.join(map(str, seeds))}: "
+          f"{values.min():.{digits}f} to {values.max():.{digits}f}")
 
 
 def systems_with_claims() -> list[str]:

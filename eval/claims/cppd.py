@@ -28,8 +28,8 @@ its memory's chain once and its step's chain once per step (its steps: the
 trained AR decoder's own, EOS included, over the test strips, per seed).
 The claim is judged on that model; its precondition (dependent products
 and FLOPs per AR step and per CPPD pass, and the CPU seconds per AR step,
-the slope of latency over steps) is in the claim text. No accelerator was
-lent to this session, so no GPU wall clock stands beside it.
+the slope of latency over steps) is in the claim text. No GPU wall clock
+stands beside it yet.
 
 Sensitivity (the setting of the first records, re-measured): seed 0 only,
 the wall clock on CPU: the median over 64 test images of reading one image
@@ -43,8 +43,8 @@ characters a line holds and which slots they occupy, so they can add
 points only where the plain decoder gets lengths wrong. The claim text
 prints the plain decoder's share of test strips read at the wrong length.
 
-Measured on seed 0 (issue #20; seeds 1 and 2 were not trained in that
-session, so no record yet rests on three seeds): the accuracies repeat the
+Measured on seed 0 (issue #20; seeds 1 and 2 were not trained for the
+records, so none yet rests on three seeds): the accuracies repeat the
 first run's (AR 0.896, CPPD 0.891, PD 0.890); the cost model gives AR 4.13x
 CPPD's chain with the encoder (6.10x for the decoders alone: 5.47 AR
 steps of 21 dependent matmuls against one pass of 19), while the FLOPs
@@ -62,7 +62,7 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
-from eval.claims import measured
+from eval.claims import measured, over_seeds
 from eval.decoding import critical_path
 from train.data import sources
 from train.store import cppd as cppd_store
@@ -175,13 +175,6 @@ def chain_costs(trained: dict, image) -> dict[str, float]:
   return costs
 
 
-def _spread(values) -> str:
-  values = np.asarray(values)
-  return (f"mean {values.mean():.3f} over seeds "
-          f"{','.join(map(str, SEEDS))}: {values.min():.3f} to "
-          f"{values.max():.3f}")
-
-
 def check():
   test = _test_split()
   images, labels = test["image"], test["label"]
@@ -225,28 +218,29 @@ def check():
       f"CPU an AR step costs {step_seconds * 1e6:.0f} us, reading "
       f"{median['ar'] / median['cppd']:.2f}x CPPD's time")
   cpu = "sensitivity: seed 0, wall clock on CPU"
+  spread = functools.partial(over_seeds, seeds=SEEDS)
   return [
       measured("cppd", "sequence accuracy within 2 points of the AR "
-               f"decoder's ({_spread(gap)}; value: mean CPPD - AR; "
+               f"decoder's ({spread(gap)}; value: mean CPPD - AR; "
                "baseline: mean AR accuracy)",
                "sequence_accuracy_gap_vs_ar", np.mean(gap),
                np.mean([accuracy["ar", s] for s in SEEDS]), -0.02),
       measured("cppd", "reads a line >= 3x faster than the AR decoder at "
                "batch 1 on an accelerator, encoder included: cost model, "
                "latency = dependent matmuls, arithmetic hidden "
-               f"({_spread(model_ratio)}; {precondition}; value: AR / CPPD "
+               f"({spread(model_ratio)}; {precondition}; value: AR / CPPD "
                "chain; baseline: CPPD chain)",
                "cost_model_latency_ratio_ar_over_cppd", np.mean(model_ratio),
                c["cppd_matmuls"], 3.0),
       measured("cppd", "record: the same cost-model ratio for the decoders "
-               f"alone ({_spread(decoder_model_ratio)}; baseline: CPPD "
+               f"alone ({spread(decoder_model_ratio)}; baseline: CPPD "
                "decoder chain)", "cost_model_decoder_latency_ratio",
                np.mean(decoder_model_ratio), c["cppd_matmuls"] - encoder,
                3.0),
       measured("cppd", "record: counting and ordering losses add >= 2 "
-               f"points over the plain parallel decoder ({_spread(gain)}; "
+               f"points over the plain parallel decoder ({spread(gain)}; "
                "precondition: the plain decoder reads "
-               f"{_spread(pd_length_errors)} of test strips at the wrong "
+               f"{spread(pd_length_errors)} of test strips at the wrong "
                "length; value: mean CPPD - PD; baseline: mean PD accuracy)",
                "sequence_accuracy_gain_vs_pd", np.mean(gain),
                np.mean([accuracy["pd", s] for s in SEEDS]), 0.02),

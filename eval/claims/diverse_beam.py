@@ -61,7 +61,7 @@ otherwise.
 
 import numpy as np
 
-from eval.claims import measured
+from eval.claims import measured, over_seeds
 from eval.decoding import diverse_beam
 from train.store import lm as lm_store
 
@@ -86,9 +86,8 @@ def _records(name: str, seeds, label: str, suffix: str):
   def spread(key):
     if len(reports) == 1:
       return ""
-    values = [r[key] for r in reports]
-    return (f"; mean over seeds {','.join(map(str, seeds))}: "
-            f"{min(values):.3f} to {max(values):.3f}")
+    return "; " + over_seeds([r[key] for r in reports], seeds,
+                             with_mean=False)
 
   setting = (f"B={diverse_beam.BEAMS}, G={diverse_beam.GROUPS}, lambda="
              f"{diverse_beam.PENALTY}, {PROMPTS} held-out prompts, "

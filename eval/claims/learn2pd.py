@@ -43,7 +43,7 @@ import dataclasses
 
 import numpy as np
 
-from eval.claims import measured
+from eval.claims import measured, over_seeds
 from eval.parallelbench import precondition, seeds, sweep
 from train.store import mdm as mdm_store
 from zoo.decoding import learn2pd
@@ -114,8 +114,8 @@ def _fair(examples, prompts) -> list:
                  f"{m['text']}")
   value = lambda key: float(np.mean([m[key] for m in per_seed]))
   digits = lambda key: 1 if key.endswith("points") else 3
-  text = lambda key: seeds.spread([m[key] for m in per_seed],
-                                  digits=digits(key))
+  text = lambda key: over_seeds([m[key] for m in per_seed],
+                                  seeds.SEEDS, digits=digits(key))
   records = _records("", "", value, text)
   # The per-seed detail once, on the first record.
   first = records[0]

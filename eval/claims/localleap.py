@@ -40,7 +40,7 @@ blocks, seed 0) with the same two records and its radius-1 variant.
 
 import numpy as np
 
-from eval.claims import measured
+from eval.claims import measured, over_seeds
 from eval.parallelbench import precondition, seeds, sweep
 from ops.decoding.unmask import UnmaskRule
 from train.data import list_tasks
@@ -109,12 +109,13 @@ def _fair(examples, prompts) -> list:
   where = f"one {FAIR_BLOCK}-token block"
   return [
       measured("localleap", f">= 1.3x fewer steps than threshold 0.9, "
-               f"{where} ({seeds.spread(reduction)}; "
+               f"{where} ({over_seeds(reduction, seeds.SEEDS)}; "
                f"{'; '.join(notes)}; baseline: seed-mean threshold steps)",
                "step_reduction", np.mean(reduction),
                np.mean([t.mean_nfe for t in thr]), 1.3),
       measured("localleap", f"accuracy loss <= 1 point against threshold "
-               f"0.9, {where} ({seeds.spread(loss, digits=1)} points; "
+               f"0.9, {where} ("
+               f"{over_seeds(loss, seeds.SEEDS, digits=1)} points; "
                "baseline: seed-mean threshold accuracy)",
                "accuracy_loss_points", np.mean(loss),
                np.mean([t.accuracy for t in thr]), 1.0,

@@ -76,7 +76,7 @@ still confident wrong look-ahead tokens.
 
 import numpy as np
 
-from eval.claims import measured
+from eval.claims import measured, over_seeds
 from eval.decoding import lud
 from train.data import sources
 from train.store import lm as lm_store
@@ -133,13 +133,6 @@ def _precondition(r: dict) -> str:
           f"{r['target_ceiling_forwards_per_token']:.3f} forwards per token")
 
 
-def _spread(values) -> str:
-  values = np.asarray(values)
-  return (f"mean {values.mean():.3f} over seeds "
-          f"{','.join(map(str, SEEDS))}: {values.min():.3f}-"
-          f"{values.max():.3f}")
-
-
 def sensitivity() -> list:
   """The original setting: the stdlib text target."""
   target = lm_store.load_target("text")
@@ -165,7 +158,7 @@ def fair() -> list:
              f"is >= 0.9 sure of {source['source_confident_fraction']:.1%} "
              f"of its tokens; {targets_text}); {_precondition(mean)} "
              f"(means)")
-  spreads = {k: _spread([r[k] for r in reports]) for k in (
+  spreads = {k: over_seeds([r[k] for r in reports], SEEDS) for k in (
       "target_forwards_per_token", "exact_match_rate",
       "nll_ratio_lud_to_target_greedy")}
   return _records("", setting, mean, spreads)

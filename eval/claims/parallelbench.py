@@ -35,7 +35,7 @@ one calibrated on the task.
 import jax
 import numpy as np
 
-from eval.claims import ClaimRecord, measured
+from eval.claims import ClaimRecord, measured, over_seeds
 from eval.parallelbench import oracle, precondition, seeds, sweep
 from ops.decoding.unmask import UnmaskRule
 from train.store import mdm as mdm_store
@@ -86,7 +86,8 @@ def _threshold_fair(examples, prompts, seed0: dict) -> ClaimRecord:
   return measured(
       "parallelbench", "threshold 0.9 fails to reduce tokens per step on "
       f"shuffle: shuffle / copy tokens per step >= 0.9 "
-      f"({seeds.spread(ratios)}; precondition: the model is confident on "
+      f"({over_seeds(ratios, seeds.SEEDS)}; precondition: the model is "
+      "confident on "
       f"shuffle's names (ideal 1/n: {ideal:.3f}); {'; '.join(notes)}; "
       "baseline: seed-mean copy tokens per step)",
       "threshold_shuffle_over_copy_tps", np.mean(ratios),

@@ -75,7 +75,7 @@ rejection plus a residual sample. None differs.
 
 import numpy as np
 
-from eval.claims import measured
+from eval.claims import measured, over_seeds
 from eval.decoding import pearl as pearl_report
 from train.store import lm as lm_store
 
@@ -107,9 +107,8 @@ def _records(name: str, seeds, gamma: int, label: str, suffix: str):
   def spread(key):
     if len(reports) == 1:
       return ""
-    values = [r[key] for r in reports]
-    return (f"; mean over seeds {','.join(map(str, seeds))}: "
-            f"{min(values):.3f} to {max(values):.3f}")
+    return "; " + over_seeds([r[key] for r in reports], seeds,
+                             with_mean=False)
 
   agreement = np.mean([r["draft_agreement"] for r in reports], axis=0)
   models = " | ".join(f"seed {s}: {m}" for s, (_, m) in zip(seeds, runs))

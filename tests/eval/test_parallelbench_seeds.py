@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from eval import claims
 from eval.parallelbench import seeds, sweep
 from zoo.lm import diffusion
 
@@ -28,9 +29,12 @@ def test_with_block_len_refuses(attention, block):
     seeds.with_block_len(_mdm(attention), block)
 
 
-def test_spread_states_mean_and_range():
-  assert seeds.spread([1.2, 1.4], (0, 1)) == (
-      "mean 1.300 over seeds 0,1: 1.200-1.400")
+def test_over_seeds_states_mean_and_range():
+  assert claims.over_seeds([1.4, 1.2, -0.1], (0, 1, 2)) == (
+      "mean 0.833 over seeds 0,1,2: -0.100 to 1.400")
+  assert claims.over_seeds([1.26, 1.28], (0, 1), digits=1,
+                           with_mean=False) == (
+      "mean over seeds 0,1: 1.3 to 1.3")
 
 
 def test_points_lost_are_exact_counts():
