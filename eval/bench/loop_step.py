@@ -7,11 +7,12 @@ import jax
 from train.state import create_state, make_optimizer, train_step
 
 
-def stepper(model, cfg, task, first: dict, input_name: str = "x"):
-  """`one(batch)`: a jitted `train_step` of `model` under `cfg`'s optimizer
-  (wrapped by the task's, if any) on {input_name: batch}, state kept
-  between calls and donated; waits for the step to finish."""
-  tx = make_optimizer(cfg.optim, cfg.steps, task.optimizer)
+def stepper(model, cfg, task, first: dict, input_name: str = "x", tx=None):
+  """`one(batch)`: a jitted `train_step` of `model` under `tx` (default:
+  `cfg`'s optimizer, wrapped by the task's, if any) on {input_name: batch},
+  state kept between calls and donated; waits for the step to finish."""
+  if tx is None:
+    tx = make_optimizer(cfg.optim, cfg.steps, task.optimizer)
   state = jax.jit(lambda: nn.meta.unbox(create_state(
       model, tx, first, jax.random.key(0), task.init)))()
   step = jax.jit(lambda s, b: train_step(s, b, model=model, tx=tx,

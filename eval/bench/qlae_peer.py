@@ -28,16 +28,15 @@ process, alternating implementations so machine load hits both alike.
 import argparse
 import json
 
-import flax.linen as nn
 import jax
 import numpy as np
 import optax
 from jax import numpy as jnp
 
-from eval.bench.vq_train_step import measure
+from eval.bench import loop_step
+from eval.bench.harness import interleaved_median_ms
 from train import config as config_lib
 from train.data.builders import sprites
-from train.state import create_state, train_step
 from zoo import registry
 from zoo.vq.qlae import LatentQuantizer, decayed_params
 
@@ -107,18 +106,8 @@ def jax_stepper():
   tx = optax.adamw(cfg.optim.learning_rate,
                    weight_decay=cfg.optim.weight_decay, mask=decayed_params)
   first = {"images": _batches(1)[0], "factors": np.zeros((64, 4), np.int64)}
-  state = jax.jit(lambda: nn.meta.unbox(create_state(
-      model, tx, first, jax.random.key(0), task.init)))()
-  step = jax.jit(lambda s, b: train_step(s, b, model=model, tx=tx,
-                                         loss_fn=task.loss, cfg=cfg),
-                 donate_argnums=0)
-  holder = {"state": state}
-
-  def one(batch):
-    holder["state"], metrics = step(holder["state"], {"images": batch})
-    jax.block_until_ready(metrics["loss"])
-
-  return one
+  return loop_step.stepper(model, cfg, task, first, input_name="images",
+                           tx=tx)
 
 
 def torch_stepper(threads: int):
@@ -174,7 +163,8 @@ def main(argv=None) -> int:
   for threads in (1, 2):
     steppers[f"qlae (LatentQuantize, PyTorch, {threads} thr)"] = (
         torch_stepper(threads))
-  out["ms_per_step"] = measure(steppers, _batches(args.steps))
+  out["ms_per_step"] = interleaved_median_ms(steppers, _batches(args.steps),
+                                           warmup=20)
   print(f"{'implementation':<48} ms/step")
   for name, ms in out["ms_per_step"].items():
     print(f"{name:<48} {ms:7.3f}")
