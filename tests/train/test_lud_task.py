@@ -15,22 +15,37 @@ def _offsets_loop(gold_prob, alpha, max_len):
   """The definition, one target at a time."""
   offsets = []
   for i, p in enumerate(gold_prob):
-    continues = i > 0 and p >= alpha and offsets[-1] + 1 < max_len
+    continues = (i > 0 and p >= alpha and gold_prob[i - 1] >= alpha
+                 and offsets[-1] + 1 < max_len)
     offsets.append(offsets[-1] + 1 if continues else 0)
   return offsets
 
 
 def test_units_on_a_hand_example():
   # Target 0 starts a unit even when confident; 0.9 is confident at alpha
-  # 0.9, 0.899 is not; the run of 0.99s is cut after 4 tokens.
+  # 0.9, 0.899 is not; a confident target after an unconfident one starts a
+  # unit (its real input is the unconfident token); the run of 0.91 and
+  # 0.99s is cut after 4 tokens.
   gold_prob = [0.95, 0.95, 0.3, 0.9, 0.899, 0.91, 0.99, 0.99, 0.99, 0.99,
                0.1]
   offsets = lud.unit_offsets(jnp.asarray([gold_prob]), 0.9, 4)
-  np.testing.assert_array_equal(offsets[0], [0, 1, 0, 1, 0, 1, 2, 3, 0, 1, 0])
+  np.testing.assert_array_equal(offsets[0], [0, 1, 0, 0, 0, 0, 1, 2, 3, 0, 0])
   tokens = jnp.arange(10, 22)[None]  # inputs 10..20, targets 11..21
   np.testing.assert_array_equal(
       lud.reconfigure(tokens, offsets)[0],
-      [10, MASK, 12, MASK, 14, MASK, MASK, MASK, 18, MASK, 20])
+      [10, MASK, 12, 13, 14, 15, MASK, MASK, MASK, 19, 20])
+
+
+def test_placeholders_replace_only_inputs_the_model_was_sure_of():
+  # A placeholder stands for a token the model predicted confidently from
+  # the real tokens before it, so the look-ahead it trains is decidable.
+  rng = np.random.default_rng(3)
+  gold_prob = rng.uniform(size=(8, 64))
+  offsets = np.asarray(lud.unit_offsets(jnp.asarray(gold_prob), 0.5, 5))
+  masked_input = offsets[:, 1:] > 0  # input i + 1 is a placeholder
+  assert masked_input.any()
+  assert np.all(gold_prob[:, :-1][masked_input] >= 0.5)
+  assert np.all(gold_prob[:, 1:][masked_input] >= 0.5)
 
 
 @pytest.mark.parametrize("max_len", [1, 3, 50])

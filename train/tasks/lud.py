@@ -5,11 +5,12 @@ over "context, placeholder x m" predicts the next token and m more.
 
 1. Lexical units: a teacher-forced forward of the model being fine-tuned
    (its current parameters, without gradient) gives p(gold) at every
-   target. A target with p(gold) >= `ALPHA` is "confident" and continues
-   the unit of the token before it; any other target starts a unit. A unit
-   is thus its first token (predicted normally, at any confidence) and the
-   confident run after it, as the look-ahead decoder accepts one next token
-   and the confident run of look-ahead tokens after it. Units are cut into
+   target. A target with p(gold) >= `ALPHA` is "confident"; a lexical unit
+   is a maximal run of confident targets (the paper's "contiguous tokens
+   the model predicts confidently"), and every other target is a unit of
+   its own. The unit's first token is predicted normally, from the real
+   token before it, and the rest from placeholders: what one look-ahead
+   step decides, given the real tokens up to the step. Units are cut into
    pieces of at most `MAX_UNIT_LEN` tokens, the most one decoder step can
    decide.
 2. Data reconfiguration: the input that predicts a unit's non-first token
@@ -23,12 +24,16 @@ over "context, placeholder x m" predicts the next token and m more.
 Choices of ours where the paper's recipe is not public (its code is not
 released): units come from the model being fine-tuned rather than from a
 frozen copy of the starting model (at step 0 the two are the same, and this
-needs no second set of parameters); a unit's first token may have any
-confidence and units are capped at `MAX_UNIT_LEN`, both to match what one
-decoder step can accept; the first target of a window always starts a unit
-(its input has no real token before it); the 1:1 mix with plain next-token
-data, because reconfigured windows hide the real tokens of earlier units
-from later positions, while at decoding time every earlier token is real.
+needs no second set of parameters); an unconfident target never starts a
+longer unit, since the tokens after it are confident only once it is a real
+input, which a placeholder is not (a unit it started would teach the
+placeholders a word's tail without its head: confident misspellings at
+decoding time); units are capped at `MAX_UNIT_LEN`, to
+match what one decoder step can accept; the first target of a window always
+starts a unit (its input has no real token before it); the 1:1 mix with
+plain next-token data, because reconfigured windows hide the real tokens of
+earlier units from later positions, while at decoding time every earlier
+token is real.
 
 Inputs: {"tokens": int32 [B, L + 1]}, as for `lm_next_token`.
 """
@@ -42,6 +47,20 @@ from zoo.lm import special_tokens
 
 ALPHA = 0.9  # confidence that makes a target part of a unit
 MAX_UNIT_LEN = 5  # the next token and the decoder's m = 4 look-ahead tokens
+# Cached fine-tunes (`eval.decoding.lud`) are keyed by it: bump it when the
+# units or the loss change, so that no fine-tune of an older recipe is reused.
+RECIPE_VERSION = 2
+
+
+def run_offsets(continues, max_len: int) -> jax.Array:
+  """Each position's offset within its run: [B, L] bool `continues` (the
+  position extends the run of the one before it) -> [B, L] int32; runs
+  longer than `max_len` restart every max_len positions."""
+  if max_len < 1:
+    raise ValueError(f"run_offsets: max_len must be >= 1, got {max_len}")
+  index = jnp.arange(continues.shape[-1])
+  start = jax.lax.cummax(jnp.where(continues & (index > 0), 0, index), axis=1)
+  return ((index - start) % max_len).astype(jnp.int32)
 
 
 def unit_offsets(gold_prob, alpha: float, max_len: int) -> jax.Array:
@@ -53,14 +72,12 @@ def unit_offsets(gold_prob, alpha: float, max_len: int) -> jax.Array:
     max_len: the longest unit; longer runs restart every max_len targets.
 
   Returns:
-    [B, L] int32.
+    [B, L] int32: a target continues a unit when it and the target before
+    it are both confident.
   """
-  if max_len < 1:
-    raise ValueError(f"unit_offsets: max_len must be >= 1, got {max_len}")
-  index = jnp.arange(gold_prob.shape[-1])
-  continues = (gold_prob >= alpha) & (index > 0)
-  start = jax.lax.cummax(jnp.where(continues, 0, index), axis=1)
-  return ((index - start) % max_len).astype(jnp.int32)
+  confident = gold_prob >= alpha
+  after_confident = jnp.pad(confident[:, :-1], ((0, 0), (1, 0)))
+  return run_offsets(confident & after_confident, max_len)
 
 
 def reconfigure(tokens, offsets) -> jax.Array:
