@@ -12,14 +12,15 @@ most confident one always; end-of-text prediction, at the same threshold,
 truncates the canvas after an EOS.
 
 Fair setting (issue #20): the threshold is calibrated on the filter alone,
-on the MDMs of seeds 0 and 1 (each claim holds if the mean over seeds
-does; the issue asks for three seeds, see eval/parallelbench/seeds.py).
-The authors' evaluation script runs L2P and L2P+EoT at one accept_thres
-(0.96): the filter is the method, end-of-text prediction an add-on. The
-earlier protocol calibrated with end-of-text prediction on, whose own gain
-(the decoded EOS tail fixes the answer's length) hid the filter's loss:
-on seed 0 it chose 0.98, where L2P+EoT was 1.7 points above one token per
-step on the test set and the filter alone 2.5 below.
+on the MDMs of seeds 0, 1 and 2 (`eval.parallelbench.seeds`; each claim
+holds if the mean over seeds does). The authors' evaluation script runs L2P
+and L2P+EoT at one accept_thres (0.96): the filter is the method,
+end-of-text prediction an add-on. The earlier protocol calibrated with
+end-of-text prediction on, whose own gain (the decoded EOS tail fixes the
+answer's length) hid the filter's loss: on seed 0 it chose 0.98, where
+L2P+EoT was 1.7 points above one token per step on the test set and the
+filter alone 2.5 below.
+
 Differences from the authors' code that stay (ours: in
 zoo/decoding/learn2pd.py and ops/decoding/learn2pd.py): decoded positions
 feed the filter 1.0, not the model's confidence; only masked positions are

@@ -8,15 +8,15 @@ of 0.75 within radius 4 (the released defaults). The steps as a share of
 one token per step (the paper reports 14.2%) are in the claim texts.
 
 Fair setting (issue #20), chosen before its run from the paper's geometry:
-the whole 24-token answer as one block (blocks are a sampler setting of
-this bidirectional model), on the MDMs of seeds 0 and 1 (the claim holds if
-the mean over seeds does; the issue asks for three seeds, see
-eval/parallelbench/seeds.py). The paper decodes 256 tokens in LLaDA's 32-token
-blocks: the step floor (one step per block) is 3.1% of one token per step,
-far below its 14.2%, and radius 4 reaches 9 of a block's 32 positions.
-With our 8-token blocks the floor is 12.5% and the radius covers the whole
-block, so any anchor relaxes every position of it; one 24-token block puts
-the floor at 4.2% and the radius at 9 of 24 positions.
+the whole 24-token answer as one block (blocks are a sampler setting of this
+bidirectional model), on the MDMs of seeds 0, 1 and 2
+(`eval.parallelbench.seeds`; the claim holds if the mean over seeds does).
+The paper decodes 256 tokens in LLaDA's 32-token blocks: the step floor (one
+step per block) is 3.1% of one token per step, far below its 14.2%, and
+radius 4 reaches 9 of a block's 32 positions. With our 8-token blocks the
+floor is 12.5% and the radius covers the whole block, so any anchor relaxes
+every position of it; one 24-token block puts the floor at 4.2% and the
+radius at 9 of 24 positions.
 
 Precondition, measured and put in the claim texts: the headroom (threshold
 steps over the EGP oracle's, the fewest steps that keep the output; at most

@@ -17,19 +17,18 @@ binomial standard errors, at most 3); and whether the threshold rule (0.9)
 adapts, as the paper says it does not: its tokens per step on shuffle over
 those on copy (the paper's reading holds at >= 0.9, no reduction).
 
-The threshold claim (issue #20) is measured on the MDMs of seeds 0 and 1
-(it holds if the mean over seeds does; the issue asks for three seeds, see
-eval/parallelbench/seeds.py); seed 0's record is kept as
-"sensitivity:". Its precondition, in the claim text: the paper's dLLMs are
-confident on positions that depend on each other, so a threshold rule
-decodes them together. Measured here: the mean confidence on shuffle's
-answer names at the first step of their block, against copy's and the
-ideal model's 1/n. No fair setting exists without faking miscalibration
-(sharpening the model's marginals): a model that fits shuffle puts about
-1/n on each name, the threshold rule at 0.9 waits, decodes about one name
-per step and keeps its accuracy, so the claim stays FAIL with this
-diagnosis; it holds for models as overconfident as the paper's, not for
-one calibrated on the task.
+The threshold claim (issue #20) is measured on the MDMs of seeds 0, 1 and 2
+(`eval.parallelbench.seeds`; it holds if the mean over seeds does); seed 0's
+record is kept as "sensitivity:". Its precondition, in the claim text: the
+paper's dLLMs are confident on positions that depend on each other, so a
+threshold rule decodes them together. Measured here: the mean confidence on
+shuffle's answer names at the first step of their block, against copy's and
+the ideal model's 1/n. No fair setting exists without faking miscalibration
+(sharpening the model's marginals): a model that fits shuffle puts about 1/n
+on each name, the threshold rule at 0.9 waits, decodes about one name per
+step and keeps its accuracy, so the claim stays FAIL with this diagnosis; it
+holds for models as overconfident as the paper's, not for one calibrated on
+the task.
 """
 
 import jax

@@ -108,3 +108,8 @@ def test_config_fine_tunes_the_text_target():
   assert cfg.init_from.endswith("text_smoke")
   target = config_lib.load_config("lm.py:corpus=text,size=target")
   assert config_lib.load_config("lud.py").model == target.model
+
+
+def test_units_refuse_an_empty_cap():
+  with pytest.raises(ValueError, match="max_len must be >= 1, got 0"):
+    lud.unit_offsets(jnp.ones((1, 4)), 0.9, 0)
