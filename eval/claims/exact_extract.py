@@ -4,7 +4,8 @@ Questions: 200 seeded `kv_qa` questions ("k1 = v1 ; ... question: kj ?",
 4-8 pairs, values of 1-3 BPE tokens), answers of at most 4 tokens ended by
 EOS, asked zero-shot, then after fine-tuning on 16 and 1024 other seeded
 questions (Adam 1e-3, batch 16, 10 epochs or 200 steps, whichever is more;
-see `eval.decoding.exact_extract`).
+see `eval.decoding.exact_extract`). The fine-tunes are cached like the
+models they start from, so a second run only evaluates.
 
 Records: zero-shot, exact match of exact-extract at least 10 points above
 greedy's; the same after 16 examples; and after 1024 examples, greedy
@@ -85,22 +86,25 @@ def _summary(result: dict) -> str:
           f"{result['gold_span_is_best']:.3f}")
 
 
-def _results(lm, tokenizer, seed: int) -> dict:
-  """{size: `exact_extract.evaluate` result} for each of SIZES."""
+def _results(lm, tokenizer, seed: int, base_file) -> dict:
+  """{size: `exact_extract.evaluate` result} for each of SIZES; the
+  fine-tunes are cached beside `base_file`'s directory."""
   encode = lambda text: tokenizer.encode(text).ids
   questions = kv_qa.make_examples(encode, exact_extract.NUM_QUESTIONS,
                                   seed=exact_extract.TEST_SEED)
   results = {}
   for size in SIZES:
-    tuned = lm if size == 0 else exact_extract.finetune(
-        lm, kv_qa.make_examples(encode, size, seed=100 + size), seed=seed)
+    tuned = lm if size == 0 else exact_extract.finetuned(
+        lm, kv_qa.make_examples(encode, size, seed=100 + size), seed,
+        base_file)
     results[size] = exact_extract.evaluate(tuned, tokenizer, questions)
   return results
 
 
 def _sensitivity() -> list:
   target = lm_store.load_target("text")
-  results = _results(target.lm, target.tokenizer, seed=0)
+  results = _results(target.lm, target.tokenizer, 0,
+                     target.workdir / "eval.json")
   setting = (f"text target: val loss {target.val_loss:.3f}, greedy rep-4 "
              f"{target.greedy_rep4:.2f}; 64 examples no longer run")
   records = []
@@ -116,7 +120,8 @@ def _sensitivity() -> list:
 def _fair() -> list:
   models = [kv_qa_lm.load(seed) for seed in kv_qa_lm.SEEDS]
   tokenizer = lm_store.load_target("text").tokenizer
-  per_seed = [_results(m.lm, tokenizer, m.seed) for m in models]
+  per_seed = [_results(m.lm, tokenizer, m.seed, m.params_file)
+              for m in models]
   seeds = ",".join(str(m.seed) for m in models)
   setting = "; ".join(
       f"seed {m.seed}: held-out text loss {m.heldout_text_loss:.2f}, cloze "

@@ -10,12 +10,15 @@ of lowest S / (tokens + 1), the length-normalised variant). An answer is
 right when its text equals the gold value (stripped). Zero-shot, the LM has
 never seen the format; `finetune` gives the few-shot models of the
 data-scaling check (Splinter's recipe: 10 epochs or 200 steps, whichever is
-more).
+more), and `finetuned` keeps them in the user cache.
 """
 
 import functools
+import hashlib
+import pathlib
 import time
 
+import flax
 import jax
 import numpy as np
 import optax
@@ -25,6 +28,7 @@ from eval.decoding import kv_qa
 from ops.decoding.exact_extract import best_span, greedy_answer, span_scores
 from train.store import lm as lm_store
 from train.tasks.lm_next_token import token_losses
+from zoo import cache
 from zoo.lm import special_tokens
 from zoo.lm.decoder import CachedLM
 
@@ -147,6 +151,40 @@ def finetune(lm: CachedLM, examples: list[kv_qa.Example],
     rows = rng.choice(len(seqs), FINETUNE_BATCH,
                       replace=len(seqs) < FINETUNE_BATCH)
     params, opt_state = step(params, opt_state, tokens[rows], weights[rows])
+  return CachedLM(params, lm.module)
+
+
+def finetuned(lm: CachedLM, examples: list[kv_qa.Example], seed: int,
+              base_file: pathlib.Path) -> CachedLM:
+  """`finetune(lm, examples, seed)`, trained once and kept in the user
+  cache beside the base LM's directory.
+
+  Args:
+    lm, examples, seed: as for `finetune`.
+    base_file: a file written when the base LM was trained (its params, or
+      its run's eval.json); the fine-tune sits beside its directory and is
+      retrained when this file is newer (the base LM was retrained).
+
+  The cache entry is named by a digest of the examples and the recipe.
+  """
+  recipe = repr((FINETUNE_BATCH, FINETUNE_LR, seed,
+                 [(e.tokens.tolist(), e.answer_tokens.tolist())
+                  for e in examples]))
+  digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
+  workdir = base_file.parent.parent / f"{base_file.parent.name}_qa_{digest}"
+  params_file = workdir / "params.msgpack"
+  with cache.locked(workdir.parent / f".{workdir.name}.lock"):
+    if (params_file.exists() and
+        params_file.stat().st_mtime < base_file.stat().st_mtime):
+      params_file.unlink()  # a fine-tune of an older base LM
+    if not params_file.exists():
+      tuned = finetune(lm, examples, seed)
+      workdir.mkdir(parents=True, exist_ok=True)
+      partial = params_file.with_suffix(".partial")
+      partial.write_bytes(flax.serialization.to_bytes(tuned.params))
+      partial.replace(params_file)  # whole or absent, even if interrupted
+      return tuned
+  params = flax.serialization.from_bytes(lm.params, params_file.read_bytes())
   return CachedLM(params, lm.module)
 
 

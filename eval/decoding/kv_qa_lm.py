@@ -34,6 +34,7 @@ text prompts (32 tokens, 48 new: the context it was trained on).
 
 import dataclasses
 import json
+import pathlib
 import time
 
 import flax
@@ -71,6 +72,7 @@ class Model:
 
   seed: int
   lm: CachedLM
+  params_file: pathlib.Path  # where the params are kept
   heldout_text_loss: float
   cloze_loss: float
   greedy_rep4: float
@@ -180,4 +182,5 @@ def load(seed: int) -> Model:
   params = flax.serialization.from_bytes(
       template, (workdir / "params.msgpack").read_bytes())
   stats = json.loads((workdir / "stats.json").read_text())
-  return Model(seed, CachedLM(params, module), **stats)
+  return Model(seed, CachedLM(params, module), workdir / "params.msgpack",
+               **stats)
