@@ -43,14 +43,14 @@ characters a line holds and which slots they occupy, so they can add
 points only where the plain decoder gets lengths wrong. The claim text
 prints the plain decoder's share of test strips read at the wrong length.
 
-Measured on seed 0 (issue #20; seeds 1 and 2 were not trained for the
-records, so none yet rests on three seeds): the accuracies repeat the
-first run's (AR 0.896, CPPD 0.891, PD 0.890); the cost model gives AR 4.13x
-CPPD's chain with the encoder (6.10x for the decoders alone: 5.47 AR
-steps of 21 dependent matmuls against one pass of 19), while the FLOPs
-run the other way (AR 0.66x CPPD's) and so does the CPU clock (1.19x at
-load 20). The side losses add 0.1 points, and their precondition is
-absent: the plain decoder reads 0.1% of test strips at the wrong length,
+Measured on seeds 0, 1 and 2 (issue #20; 2026-12-06, 2 shared cores):
+accuracy CPPD - AR -0.9 points (-1.7 to -0.4), pass; the cost model gives AR
+4.13x CPPD's chain with the encoder (6.10x for the decoders alone: 5.47 AR
+steps of 21 dependent matmuls against one pass of 19), pass, while the FLOPs
+run the other way (AR 0.66x CPPD's) and so does the CPU clock (0.82x on seed
+0 this run, 1.19x at load 20 before: the wall clock follows the load). The
+side losses add 0.0 points (-1.2 to +1.3), FAIL, and their precondition is
+absent: the plain decoder reads 0.1-0.2% of test strips at the wrong length,
 so counting and ordering have almost nothing to correct; its errors are
 digits misread, which neither side task supervises.
 """
