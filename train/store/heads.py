@@ -4,7 +4,8 @@ A head is trained on frozen all-MiniLM-L6-v2 token states, so ranking texts
 with it means: MiniLM token states of queries (cut to the task's 32 tokens)
 and documents (256), projected through the head, scored by MaxSim. A head
 trained with its encoder (`colbert_proj.py:finetune`) reads token ids
-instead, prepared by its task.
+instead, prepared by its task; `finetuned(head, seed)` trains one such model
+once into the user cache.
 """
 
 import dataclasses
@@ -12,7 +13,8 @@ import pathlib
 
 import jax
 
-from train import loop
+from train import config as config_lib
+from train import loop, store
 from train.tasks import Task, colbert_contrastive
 from zoo import sharding
 from zoo.retrieval import minilm, rankers
@@ -31,6 +33,18 @@ def restore(workdir: str | pathlib.Path, step: int | None = None
   run, state, _ = loop.load(workdir, step, mesh=sharding.MeshConfig(data=1),
                             devices=jax.devices()[:1])
   return TrainedHead(run.model, run.variables(state), run.task)
+
+
+def finetuned(head: str, seed: int) -> pathlib.Path:
+  """The workdir of `colbert_proj.py:finetune,<head>,seed=<seed>` (MiniLM
+  trained with the head, e.g. head="head=linear"), trained once into
+  `<user cache>/colbert_proj`."""
+  name = head.replace("=", "-").replace(",", "_")
+  return store.run_once(
+      lambda: config_lib.load_config(
+          f"colbert_proj.py:finetune,{head},seed={seed}", ["mesh.data=1"]),
+      store.cache_dir("colbert_proj") / f"finetune_{name}_seed{seed}",
+      f"colbert_proj with its encoder ({head}, seed {seed})")
 
 
 def ranker(head: TrainedHead, depth: int = 100) -> rankers.Ranker:
