@@ -188,10 +188,14 @@ def _comparison(label: str, head: str, linear: np.ndarray,
   ]
 
 
-def frozen() -> list:
-  """The frozen-encoder records: the trained head against BM25 and
-  zero-shot search, and (as "sensitivity:") against a non-linear head."""
-  rset = data.load("stdlib_code_search", split="test", pool="split")
+def _test_set() -> data.RetrievalSet:
+  return data.load("stdlib_code_search", split="test", pool="split")
+
+
+def frozen(rset: data.RetrievalSet) -> list:
+  """The frozen-encoder records on the test set `rset`: the trained head
+  against BM25 and zero-shot search, and (as "sensitivity:") against a
+  non-linear head."""
   bm25 = _ndcg(_ranked(rset, rankers.bm25_ranker("code_identifiers")(rset)),
                rset.qrels)
   zero_shot = _ndcg(_ranked(rset, rankers.maxsim_ranker(
@@ -224,10 +228,9 @@ def frozen() -> list:
   ] + _comparison("sensitivity: ", head, linear, other)
 
 
-def fair() -> list:
+def fair(rset: data.RetrievalSet) -> list:
   """The linear and the chosen non-linear head, each trained with its
-  encoder from seeds 0, 1, 2 (cached)."""
-  rset = data.load("stdlib_code_search", split="test", pool="split")
+  encoder from seeds 0, 1, 2 (cached), on the test set `rset`."""
   test, val = {}, {}
   for arg in (LINEAR, FAIR_HEAD):
     for seed in SEEDS:
@@ -247,4 +250,5 @@ def fair() -> list:
 
 
 def check():
-  return frozen() + fair()
+  rset = _test_set()
+  return frozen(rset) + fair(rset)

@@ -165,6 +165,7 @@ def load(seed: int) -> Model:
   if seed < 0:
     raise ValueError(f"kv_qa_lm.load: seed must be >= 0, got {seed}")
   workdir = cache_dir("decoding_lms") / f"kv_cloze_seed{seed}"
+  params_file = workdir / "params.msgpack"
   text = lm_store.load_target("text")
   module = build(CONFIG)
   with cache.locked(workdir.parent / f".{workdir.name}.lock"):
@@ -174,13 +175,10 @@ def load(seed: int) -> Model:
       lm, heldout = _pretrain(seed, text)
       stats = _diagnostics(lm, text, heldout)
       stats["train_seconds"] = time.perf_counter() - began
-      (workdir / "params.msgpack").write_bytes(
-          flax.serialization.to_bytes(lm.params))
+      params_file.write_bytes(flax.serialization.to_bytes(lm.params))
       (workdir / "stats.json").write_text(json.dumps(stats))
   template = flax.core.meta.unbox(module.init(
       jax.random.key(0), jnp.zeros((1, 2), jnp.int32))["params"])
-  params = flax.serialization.from_bytes(
-      template, (workdir / "params.msgpack").read_bytes())
+  params = flax.serialization.from_bytes(template, params_file.read_bytes())
   stats = json.loads((workdir / "stats.json").read_text())
-  return Model(seed, CachedLM(params, module), workdir / "params.msgpack",
-               **stats)
+  return Model(seed, CachedLM(params, module), params_file, **stats)
